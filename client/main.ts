@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// berth: global flags, then docker-like dispatch (`berth ps`, `berth container ls`, `berth system
+// jobs`) to a command loaded on demand, run against the daemon's API; errors become docker's
+// messages and exit codes.
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { ApiError, ConnectError, unixApi, type Api } from './api.js';
+import type { Command, Io } from './command.js';
+import { UsageError } from './command.js';
+import { EXIT } from './exit-codes.js';
+import { FlagError, parseFlags } from './flags.js';
+
+type Loader = () => Promise<{ default: Command<unknown> }>;
+
+/** Every command, by the words that name it. Aliases point at the same module. */
+export const commands: Record<string, Loader> = {
+  version: () => import('./commands/system/version.js'),
+  info: () => import('./commands/system/info.js'),
+  'system info': () => import('./commands/system/info.js'),
+  events: () => import('./commands/system/events.js'),
+  'system events': () => import('./commands/system/events.js'),
+  'system jobs': () => import('./commands/system/jobs.js'),
+};
+
+export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
+
+const globalFlags = {
+  host: { type: 'list', short: 'H' },
+  debug: { type: 'bool', short: 'D' },
+  'log-level': { type: 'string', short: 'l' },
+  config: { type: 'string' },
+  help: { type: 'bool', short: 'h' },
+  version: { type: 'bool', short: 'v' },
+} as const;
+
+function usage(): string {
+  const names = [...new Set(Object.keys(commands))].sort();
+  return `Usage:  berth [OPTIONS] COMMAND\n\nA container engine that speaks the Docker Engine API.\n\nGlobal options:\n  -H, --host string   Daemon socket to connect to (default ${DEFAULT_HOST}; env BERTH_HOST)\n  -D, --debug         Enable debug mode\n  -v, --version       Print version information and quit\n\nCommands:\n${names.map((n) => `  ${n}`).join('\n')}\n\nRun 'berth COMMAND --help' for more information on a command.\n`;
+}
+
+/** Resolve argv to a command: two words first (`system jobs`), then one. */
+export function resolveCommand(args: string[]): { key: string; rest: string[] } | undefined {
+  const two = args.slice(0, 2).join(' ');
+  if (args.length >= 2 && commands[two]) return { key: two, rest: args.slice(2) };
+  if (args[0] && commands[args[0]]) return { key: args[0], rest: args.slice(1) };
+  return undefined;
+}
+
+export async function runCli(argv: string[], io: Io, makeApi: (host: string) => Api = unixApi): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(argv, globalFlags, { interspersed: false });
+  } catch (e) {
+    io.err(`berth: ${(e as Error).message}\nSee 'berth --help'.\n`);
+    return EXIT.daemon;
+  }
+  const { flags, args } = parsed;
+  if (flags.version && args.length === 0) {
+    io.out('berth version 0.1.0, API 1.51\n');
+    return EXIT.ok;
+  }
+  if (flags.help || args.length === 0) {
+    (args.length === 0 && !flags.help ? io.err : io.out)(usage());
+    return args.length === 0 && !flags.help ? EXIT.failure : EXIT.ok;
+  }
+  const found = resolveCommand(args);
+  if (!found) {
+    io.err(`berth: '${args.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
+    return EXIT.failure;
+  }
+  const cmd = (await commands[found.key]!()).default;
+  // --help first, or anywhere for commands that do not pass arguments on to a container command.
+  const passesArgs = ['run', 'create', 'exec', 'container run', 'container create', 'container exec'].includes(found.key);
+  if (found.rest[0] === '--help' || found.rest[0] === '-h' || (!passesArgs && found.rest.includes('--help'))) {
+    io.out(`Usage:  berth ${cmd.usage}\n`);
+    return EXIT.ok;
+  }
+  let opts: unknown;
+  try {
+    opts = cmd.parse(found.rest);
+  } catch (e) {
+    if (e instanceof FlagError || e instanceof UsageError) {
+      io.err(`berth: ${e.message}\nSee 'berth ${found.key} --help'.\n`);
+      return EXIT.daemon;
+    }
+    throw e;
+  }
+  const host = flags.host?.at(-1) ?? io.env.BERTH_HOST ?? DEFAULT_HOST;
+  let api: Api;
+  try {
+    api = makeApi(host);
+  } catch (e) {
+    io.err(`berth: ${(e as Error).message}\n`);
+    return EXIT.daemon;
+  }
+  try {
+    return await cmd.run(api, opts, io);
+  } catch (e) {
+    if (e instanceof ApiError) {
+      io.err(`Error response from daemon: ${e.message}\n`);
+      return cmd.daemonErrorCode ?? EXIT.failure;
+    }
+    if (e instanceof ConnectError) {
+      io.err(`${e.message}\n`);
+      return EXIT.failure;
+    }
+    if (e instanceof UsageError) {
+      io.err(`berth: ${e.message}\nSee 'berth ${found.key} --help'.\n`);
+      return EXIT.daemon;
+    }
+    io.err(`berth: ${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+}
+
+export function processIo(): Io {
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    stdin: process.stdin,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    env: process.env,
+    onInterrupt(fn) {
+      process.once('SIGINT', fn);
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.stdout.on('error', () => process.exit(0)); // a closed pipe (berth ps | head)
+  runCli(process.argv.slice(2), processIo()).then(
+    (code) => process.stdout.write('', () => process.exit(code)),
+    (err) => {
+      process.stderr.write(`berth: ${err?.stack ?? err}\n`);
+      process.exit(EXIT.failure);
+    },
+  );
+}

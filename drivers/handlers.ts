@@ -1,0 +1,117 @@
+// Every handler the engine can run, with its input and output: the engine's table of contents.
+// `engine.run('allocate_port', 'bridge', input)` is checked against this map by the compiler.
+import type {
+  ContainerRef,
+  Endpoint,
+  EndpointRequest,
+  NetworkRecord,
+  NetworkSpec,
+  PortBinding,
+  PortBindingRequest,
+  PortProto,
+} from './types.js';
+import type { UndoStack } from './undo.js';
+import type { Log } from './log.js';
+
+/** A layer as stored in the blob store, to be unpacked by an image driver. */
+export interface LayerBlob {
+  /** sha256 of the uncompressed tar (the image config's rootfs.diff_ids entry). */
+  diffId: string;
+  /** Path of the blob on disk (compressed or not). */
+  path: string;
+  compression: 'gzip' | 'zstd' | 'none';
+}
+
+export interface ProcessSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: string; // "uid[:gid]" or a name resolved by the exec driver against the rootfs
+  tty: boolean;
+  openStdin: boolean;
+}
+
+export interface ContainerSpec {
+  container: ContainerRef;
+  hostname: string;
+  rootfs: string;
+  /** netns path to join; undefined = the host's (the daemon's) netns. */
+  netnsPath: string | undefined;
+  process: ProcessSpec;
+  /** Files berthd writes and the exec driver bind-mounts: /etc/hosts, /etc/resolv.conf, /etc/hostname. */
+  files: { hosts: string; resolvConf: string; hostname: string };
+  stopSignal: string;
+  /** Where the runtime's per-container files go (bundle, pid file, exit file, attach socket). */
+  bundleDir: string;
+  logPath: string;
+}
+
+export type ExecStatus = 'created' | 'running' | 'stopped' | 'unknown';
+
+export interface ExecState {
+  status: ExecStatus;
+  pid: number;
+  exitCode?: number;
+  finishedAt?: string;
+}
+
+export interface HandlerTypes {
+  // network
+  create_network: { in: { spec: NetworkSpec; id: string }; out: NetworkRecord };
+  delete_network: { in: { network: NetworkRecord }; out: void };
+  allocate_interface: {
+    in: { network: NetworkRecord; container: ContainerRef; endpointId: string; request: EndpointRequest };
+    out: Endpoint;
+  };
+  release_interface: { in: { network: NetworkRecord; endpoint: Endpoint }; out: void };
+  allocate_port: {
+    in: { network: NetworkRecord; endpoint: Endpoint; requests: PortBindingRequest[] };
+    out: PortBinding[];
+  };
+  release_port: { in: { network: NetworkRecord; endpoint: Endpoint }; out: void };
+  link: { in: { network: NetworkRecord; from: Endpoint; to: Endpoint; ports: PortProto[] }; out: void };
+  unlink: { in: { network: NetworkRecord; from: Endpoint; to: Endpoint }; out: void };
+  // image
+  image_unpack: { in: { layer: LayerBlob }; out: { diffId: string; size: number } };
+  image_remove_layer: { in: { diffId: string }; out: void };
+  image_mount: { in: { containerId: string; layers: string[] }; out: { rootfs: string } };
+  image_unmount: { in: { containerId: string; remove: boolean }; out: void };
+  // exec
+  exec_create: { in: { spec: ContainerSpec }; out: ExecState };
+  exec_start: { in: { containerId: string; bundleDir: string }; out: ExecState };
+  exec_state: { in: { containerId: string; bundleDir: string }; out: ExecState };
+  exec_kill: { in: { containerId: string; bundleDir: string; signal: string }; out: void };
+  exec_delete: { in: { containerId: string; bundleDir: string }; out: ExecState };
+}
+
+export type HandlerName = keyof HandlerTypes;
+export type HandlerIn<N extends HandlerName> = HandlerTypes[N]['in'];
+export type HandlerOut<N extends HandlerName> = HandlerTypes[N]['out'];
+
+/** What every handler gets besides its input. Register the inverse of each completed step on `undo`. */
+export interface Job {
+  readonly id: string;
+  readonly name: string;
+  readonly log: Log;
+  readonly signal: AbortSignal;
+  readonly undo: UndoStack;
+}
+
+export type Handler<N extends HandlerName> = (input: HandlerIn<N>, job: Job) => Promise<HandlerOut<N>>;
+
+export const networkHandlers = [
+  'create_network',
+  'delete_network',
+  'allocate_interface',
+  'release_interface',
+  'allocate_port',
+  'release_port',
+  'link',
+  'unlink',
+] as const satisfies readonly HandlerName[];
+export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_mount', 'image_unmount'] as const satisfies readonly HandlerName[];
+export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_delete'] as const satisfies readonly HandlerName[];
+
+export type NetworkHandlerName = (typeof networkHandlers)[number];
+export type ImageHandlerName = (typeof imageHandlers)[number];
+export type ExecHandlerName = (typeof execHandlers)[number];

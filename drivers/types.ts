@@ -1,0 +1,118 @@
+// Domain records shared by drivers and the daemon. Wire shapes (Docker's PascalCase JSON) live in
+// daemon/api/types.ts and are converted in daemon/api/convert.ts; nothing here is a wire type.
+
+export type Proto = 'tcp' | 'udp' | 'sctp';
+
+export interface PortProto {
+  port: number;
+  proto: Proto;
+}
+
+/** One host port wanted for one container port, after `-p` parsing. */
+export interface PortBindingRequest {
+  containerPort: number;
+  proto: Proto;
+  /** '' means every IPv4 address (0.0.0.0). */
+  hostIp: string;
+  /** 0 = an ephemeral port. With hostPortEnd > hostPort: any one free port of the range. */
+  hostPort: number;
+  hostPortEnd: number;
+}
+
+/** A published port as it is: what the allocator reserved and the firewall forwards. */
+export interface PortBinding {
+  containerPort: number;
+  proto: Proto;
+  hostIp: string;
+  hostPort: number;
+}
+
+export interface IpamConfig {
+  subnet: string; // CIDR
+  gateway: string; // address, no prefix
+  ipRange?: string; // CIDR inside subnet: where container addresses come from
+}
+
+export interface NetworkSpec {
+  name: string;
+  driver: string;
+  internal?: boolean;
+  ipv6?: boolean;
+  /** Requested pools; empty = let the driver choose. */
+  ipam?: Partial<IpamConfig>[];
+  options?: Record<string, string>;
+  labels?: Record<string, string>;
+  /** Predefined network (Docker's bridge, host, none): made at start, never removed by users. */
+  builtin?: boolean;
+}
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: string;
+  created: string;
+  internal: boolean;
+  ipv6: boolean;
+  builtin: boolean;
+  ipam: IpamConfig[];
+  options: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+/** Where a container's network lives. */
+export type NetnsRef =
+  | { kind: 'new'; name: string; path: string } // a netns berth made for this container
+  | { kind: 'host' } // the daemon's own netns
+  | { kind: 'join'; path: string; containerId: string }; // another container's netns
+
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
+export interface EndpointRequest {
+  /** A netns the container already has (a second network); unset: the driver decides. */
+  netns?: NetnsRef;
+  /** Wanted address (`--ip`), wanted MAC (`--mac-address`), aliases (`--network-alias`). */
+  ipv4?: string;
+  mac?: string;
+  aliases?: string[];
+  /** Interface name in the container; eth0 for the first network. */
+  ifName?: string;
+  /** The container whose netns to join, for `--net container:<id>`. */
+  joinContainer?: ContainerRef & { netns: NetnsRef | undefined; running: boolean };
+}
+
+export interface Endpoint {
+  id: string;
+  networkId: string;
+  container: ContainerRef;
+  driver: string;
+  netns: NetnsRef;
+  /** Interface in the container and its peer on the host; absent for host/none/container modes. */
+  ifName?: string;
+  hostIfName?: string;
+  ipv4?: string; // address/prefix, e.g. 172.17.0.2/16
+  gateway?: string;
+  mac?: string;
+  ipv6?: string;
+  gateway6?: string;
+  aliases: string[];
+  ports: PortBinding[];
+  /** Ports this endpoint opened to other containers through `--link` (icc=false). */
+  links: LinkRecord[];
+}
+
+export interface LinkRecord {
+  /** The endpoint being linked to (the server side). */
+  toEndpointId: string;
+  toIp: string;
+  fromIp: string;
+  ports: PortProto[];
+}
+
+export interface ReconcileReport {
+  /** What the driver re-created, removed or found, as lines for the log. */
+  recreated: string[];
+  removed: string[];
+}
