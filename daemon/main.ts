@@ -65,13 +65,13 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
   // 1. Check everything we can before changing anything.
   const sockets = socketPaths(cfg);
   const gid = cfg.group !== undefined ? groupId(cfg.group) : undefined;
-  mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
   for (const s of sockets) {
     const dir = dirname(s);
-    if (dir === cfg.execRoot || dir === dirname(cfg.execRoot)) mkdirSync(dir, { recursive: true });
-    if (!existsSync(dir)) throw invalidParameter(`cannot listen on unix://${s}: directory ${dir} does not exist`);
+    // The exec root is ours to create; any other socket directory must exist already.
+    if (dir !== cfg.execRoot && !existsSync(dir)) throw invalidParameter(`cannot listen on unix://${s}: directory ${dir} does not exist`);
   }
   const names = makeNames(cfg.namePrefix);
+  mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
 
   // 2. The pidfile: from here on, every failure must give it back.
   const releasePidfile = acquirePidfile(cfg.pidfile);
