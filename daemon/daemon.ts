@@ -9,6 +9,7 @@ import type { DaemonRecords } from './state/records.js';
 import type { Log } from '../drivers/log.js';
 import { VERSION } from './api/app.js';
 import { goArch } from './api/routes/system.js';
+import { NetworkService } from './networks/service.js';
 
 export interface DaemonParts {
   config: Config;
@@ -31,6 +32,7 @@ export class Daemon {
   readonly startedAt = new Date();
   /** Long-lived responses (events, logs -f, attach): each entry ends its stream at shutdown. */
   readonly streams = new Set<() => void>();
+  readonly networks: NetworkService;
 
   constructor(p: DaemonParts) {
     this.config = p.config;
@@ -40,6 +42,7 @@ export class Daemon {
     this.events = p.events;
     this.id = p.id;
     this.gitCommit = p.gitCommit ?? 'unknown';
+    this.networks = new NetworkService(this);
   }
 
   /** End every long-lived stream (shutdown). */

@@ -85,6 +85,7 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
     const sys = opts.sys ?? realSys({ onExec: (argv) => engine.recordExec(argv) });
     daemon = new Daemon({ config: cfg, log, store, engine, events: new EventBus(), id: engineId(cfg.dataRoot), gitCommit: gitCommit() });
     await loadDrivers(daemon, { sys, names });
+    await daemon.networks.init();
 
     const app = await buildApp(daemon);
     await app.ready();

@@ -6,6 +6,7 @@ import type { Daemon } from '../daemon.js';
 import { toHttpError } from './errors.js';
 import { API_VERSION, splitVersion, versionError } from './version.js';
 import { systemRoutes } from './routes/system.js';
+import { networkRoutes } from './routes/networks.js';
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -78,6 +79,7 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
   });
 
   await app.register(systemRoutes(daemon));
+  await app.register(networkRoutes(daemon));
   return app;
 }
 
