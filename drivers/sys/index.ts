@@ -3,17 +3,20 @@ import { realExec, type Exec, type ExecObserver } from './exec.js';
 import { realIp, type Ip } from './ip.js';
 import { realIptables, type Iptables } from './iptables.js';
 import { realSysctl, type Sysctl } from './sysctl.js';
+import { realPortHolder, type PortHolder } from './ports.js';
 
 export interface Sys {
   readonly exec: Exec;
   readonly ip: Ip;
   readonly iptables: Iptables;
   readonly sysctl: Sysctl;
+  /** Bound sockets that reserve published host ports (network drivers). */
+  readonly ports: PortHolder;
 }
 
 export function realSys(opts: { onExec?: ExecObserver } = {}): Sys {
   const exec = realExec(opts.onExec);
-  return { exec, ip: realIp(exec), iptables: realIptables(exec), sysctl: realSysctl() };
+  return { exec, ip: realIp(exec), iptables: realIptables(exec), sysctl: realSysctl(), ports: realPortHolder() };
 }
 
-export type { Exec, Ip, Iptables, Sysctl };
+export type { Exec, Ip, Iptables, Sysctl, PortHolder };
