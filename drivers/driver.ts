@@ -4,6 +4,7 @@
 // driver that lacks, say, `release_port` does not compile.
 import type {
   ExecHandlerName,
+  ExecState,
   Handler,
   ImageHandlerName,
   NetworkHandlerName,
@@ -34,7 +35,73 @@ export interface NetworkDriver extends DriverBase<'network', NetworkHandlerName>
   inspect?(network: NetworkRecord, endpoints: Endpoint[]): Promise<Record<string, unknown>>;
 }
 export type ImageDriver = DriverBase<'image', ImageHandlerName>;
-export type ExecDriver = DriverBase<'exec', ExecHandlerName>;
+export interface ExecDriver extends DriverBase<'exec', ExecHandlerName> {
+  /** Called once for each exit this driver instance sees (conmon's exit file appearing), at once.
+   *  Exits that happened while no driver ran are reported by `exec_state` and `adopt`. Returns an
+   *  unsubscribe function. */
+  onExit(cb: ExitListener): () => void;
+  /** At daemon start, with the ids of every container the daemon has a record of: reports the
+   *  state of each (running ones are re-adopted: conmon still supervises them; stopped ones exited
+   *  while berthd was away), and kills and removes what the runtime holds that no id owns. */
+  adopt(ids: readonly string[]): Promise<AdoptReport>;
+  /** The container's log in Docker's json-file semantics (entries in order; with `follow`, until
+   *  the container exits or `signal` aborts). Works after exec_delete: the log stays until the
+   *  daemon removes `logPath`. */
+  logs(containerId: string, logPath: string, opts?: LogOptions): AsyncIterable<LogEntry>;
+  /** Connect to a created or running container's stdio (before exec_start: nothing is missed).
+   *  Rejects with conflict when the container is not running. */
+  attach(containerId: string, bundleDir: string, opts: AttachOptions): Promise<AttachSession>;
+  /** Resize the container's TTY (no-op error-free for a container without one). */
+  resize(containerId: string, bundleDir: string, height: number, width: number): Promise<void>;
+}
+
+export type ExitListener = (containerId: string, exitCode: number, finishedAt: string) => void;
+
+export interface AdoptReport {
+  /** Every id asked about. 'unknown' = no trace (e.g. after a reboot): treat as exited 255. */
+  states: Record<string, ExecState>;
+  /** Containers the runtime held that no id owned, killed and removed. */
+  removed: string[];
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** The last N lines only (a line is a run of partial entries ending in a full one). */
+  tail?: number;
+  /** Entries at or after / before this time, in nanoseconds since the epoch. */
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  stdout?: boolean; // default true
+  stderr?: boolean; // default true
+  signal?: AbortSignal;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds, UTC: Docker's json-file "time". */
+  time: string;
+  timeNs: bigint;
+  /** The bytes, with the trailing newline when `partial` is false (Docker's json-file "log"). */
+  line: Buffer;
+  partial: boolean;
+}
+
+export interface AttachOptions {
+  /** Copied to the container's stdin (needs openStdin, or a TTY); its end closes the container's
+   *  stdin when the container was made with stdinOnce. */
+  stdin?: NodeJS.ReadableStream;
+  /** Output as the container writes it: with a TTY, everything is 'stdout'. */
+  onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
+  /** The container's output ended (it exited) or the session was closed. Called once. */
+  onEnd?(): void;
+}
+
+export interface AttachSession {
+  /** Disconnect (the container keeps running). */
+  close(): void;
+  /** Settles when the session ends. */
+  readonly ended: Promise<void>;
+}
 export type AnyDriver = NetworkDriver | ImageDriver | ExecDriver;
 
 /** The records a driver may read and write: its networks and endpoints. Writes are atomic. */

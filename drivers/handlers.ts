@@ -23,12 +23,21 @@ export interface LayerBlob {
 }
 
 export interface ProcessSpec {
+  /** argv; args[0] is looked up in the container's PATH by the runtime. Not empty. */
   args: string[];
+  /** "KEY=value" entries. The exec driver adds HOME (from the user's passwd entry) when absent. */
   env: string[];
+  /** Absolute path in the container. */
   cwd: string;
-  user: string; // "uid[:gid]" or a name resolved by the exec driver against the rootfs
+  /** Docker's `-u`: "", "name", "uid", "name:group", "uid:gid"; names are resolved against the
+   *  rootfs's /etc/passwd and /etc/group ("uid:gid" needs no lookup). "" = root. */
+  user: string;
   tty: boolean;
+  /** Keep a stdin pipe (Docker's OpenStdin, `-i`). */
   openStdin: boolean;
+  /** Docker's StdinOnce: close the container's stdin when the first attached client detaches
+   *  (`run -i` sets it; `run -d -i` does not). Default false. */
+  stdinOnce?: boolean;
 }
 
 export interface ContainerSpec {
@@ -46,12 +55,17 @@ export interface ContainerSpec {
   logPath: string;
 }
 
+/** created: made, not started; running; stopped: exited (exitCode set); unknown: the runtime has
+ *  no trace of it (never created, deleted, or lost in a reboot). */
 export type ExecStatus = 'created' | 'running' | 'stopped' | 'unknown';
 
 export interface ExecState {
   status: ExecStatus;
+  /** Host pid of the container's init; 0 when stopped or unknown. */
   pid: number;
+  /** Set when stopped: the code, 128+n for a signal n, 255 when the supervisor died too. */
   exitCode?: number;
+  /** Set when stopped: RFC 3339 UTC. */
   finishedAt?: string;
 }
 
@@ -81,6 +95,9 @@ export interface HandlerTypes {
   exec_start: { in: { containerId: string; bundleDir: string }; out: ExecState };
   exec_state: { in: { containerId: string; bundleDir: string }; out: ExecState };
   exec_kill: { in: { containerId: string; bundleDir: string; signal: string }; out: void };
+  /** Docker's stop: `signal`, then SIGKILL after `timeoutSeconds` (< 0: wait for ever); resolves
+   *  when the process has exited. A container already stopped is not an error. */
+  exec_stop: { in: { containerId: string; bundleDir: string; signal: string; timeoutSeconds: number }; out: ExecState };
   exec_delete: { in: { containerId: string; bundleDir: string }; out: ExecState };
 }
 
@@ -110,7 +127,7 @@ export const networkHandlers = [
   'unlink',
 ] as const satisfies readonly HandlerName[];
 export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_mount', 'image_unmount'] as const satisfies readonly HandlerName[];
-export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_delete'] as const satisfies readonly HandlerName[];
+export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_stop', 'exec_delete'] as const satisfies readonly HandlerName[];
 
 export type NetworkHandlerName = (typeof networkHandlers)[number];
 export type ImageHandlerName = (typeof imageHandlers)[number];
