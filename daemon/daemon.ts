@@ -10,6 +10,7 @@ import type { Log } from '../drivers/log.js';
 import { VERSION } from './api/app.js';
 import { goArch } from './api/routes/system.js';
 import { NetworkService } from './networks/service.js';
+import { ContainerService } from './containers/service.js';
 
 export interface DaemonParts {
   config: Config;
@@ -33,6 +34,7 @@ export class Daemon {
   /** Long-lived responses (events, logs -f, attach): each entry ends its stream at shutdown. */
   readonly streams = new Set<() => void>();
   readonly networks: NetworkService;
+  readonly containers: ContainerService;
 
   constructor(p: DaemonParts) {
     this.config = p.config;
@@ -43,6 +45,14 @@ export class Daemon {
     this.id = p.id;
     this.gitCommit = p.gitCommit ?? 'unknown';
     this.networks = new NetworkService(this);
+    this.containers = new ContainerService(this);
+  }
+
+  /** The exec driver containers run with (berth has one: runc, which drives runc or crun). */
+  get execDriver(): string {
+    const name = this.engine.drivers('exec')[0];
+    if (!name) throw new Error('no exec driver installed');
+    return name;
   }
 
   /** End every long-lived stream (shutdown). */

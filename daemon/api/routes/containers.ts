@@ -1,0 +1,200 @@
+// /containers in Docker Engine API shape. No container logic here: parse, call the service, shape.
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Daemon } from '../../daemon.js';
+import { invalidParameter } from '../../../drivers/errors.js';
+import { parseFilters } from '../../events.js';
+import type { CreateBody } from '../../containers/create.js';
+import { listItem, inspect, type WireContext } from '../../containers/wire.js';
+import type { ContainerRecord } from '../../containers/types.js';
+import type { WaitCondition } from '../../containers/service.js';
+import { dockerHeaders } from '../app.js';
+import { matchLabels } from '../../networks/service.js';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const;
+const createSchema = {
+  querystring: { type: 'object', properties: { name: { type: 'string' }, platform: { type: 'string' } } },
+  body: {
+    type: 'object',
+    required: ['Image'],
+    properties: {
+      Image: { type: 'string', minLength: 1 },
+      Cmd: { type: ['array', 'null'], items: { type: 'string' } },
+      Entrypoint: { type: ['array', 'null'], items: { type: 'string' } },
+      Env: { type: ['array', 'null'], items: { type: 'string' } },
+      Hostname: { type: 'string' },
+      User: { type: 'string' },
+      WorkingDir: { type: 'string' },
+      Tty: { type: 'boolean' },
+      OpenStdin: { type: 'boolean' },
+      Labels: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+      ExposedPorts: { type: ['object', 'null'] },
+      StopSignal: { type: 'string' },
+      StopTimeout: { type: ['integer', 'null'] },
+      HostConfig: {
+        type: ['object', 'null'],
+        properties: {
+          NetworkMode: { type: 'string' },
+          PortBindings: {
+            type: ['object', 'null'],
+            additionalProperties: {
+              type: ['array', 'null'],
+              items: { type: 'object', properties: { HostIp: { type: 'string' }, HostPort: { type: 'string' } } },
+            },
+          },
+          PublishAllPorts: { type: 'boolean' },
+          Links: { type: ['array', 'null'], items: { type: 'string' } },
+          AutoRemove: { type: 'boolean' },
+          RestartPolicy: {
+            type: ['object', 'null'],
+            properties: { Name: { type: 'string' }, MaximumRetryCount: { type: 'integer' } },
+          },
+          Dns: { type: ['array', 'null'], items: { type: 'string' } },
+          DnsSearch: { type: ['array', 'null'], items: { type: 'string' } },
+          DnsOptions: { type: ['array', 'null'], items: { type: 'string' } },
+          ExtraHosts: { type: ['array', 'null'], items: { type: 'string' } },
+        },
+      },
+      NetworkingConfig: { type: ['object', 'null'] },
+    },
+  },
+} as const;
+
+export function containerRoutes(d: Daemon): FastifyPluginAsync {
+  const ctx = (): WireContext => ({
+    endpoint: (id) => d.store.get('endpoint', id),
+    network: (ref) => d.networks.find(ref),
+    dir: (id) => d.containers.dir(id),
+    logPath: (id) => d.containers.logPath(id),
+    storageDriver: d.config.storageDriver,
+    now: Date.now(),
+  });
+  const id = (req: FastifyRequest) => (req.params as { id: string }).id;
+  const int = (v: unknown, what: string): number | undefined => {
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw invalidParameter(`invalid ${what}: ${String(v)}`);
+    return n;
+  };
+
+  return async (app: FastifyInstance) => {
+    app.post('/containers/create', { schema: createSchema }, async (req, reply) => {
+      const q = req.query as { name?: string };
+      const r = await d.containers.create(q.name, req.body as CreateBody);
+      reply.code(201);
+      return r;
+    });
+
+    app.get('/containers/json', async (req) => {
+      const q = req.query as { all?: string; limit?: string; filters?: string; size?: string };
+      let filters: Record<string, string[]>;
+      try {
+        filters = parseFilters(q.filters);
+      } catch (e) {
+        throw invalidParameter(`invalid filters: ${(e as Error).message}`);
+      }
+      const all = q.all === '1' || q.all === 'true';
+      const limit = int(q.limit, 'limit') ?? -1;
+      let list = d.containers
+        .list()
+        .filter((c) => all || limit > 0 || c.state.status === 'running' || (filters.status?.length ?? 0) > 0)
+        .filter((c) => matchContainer(c, filters, d))
+        .sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+      if (limit > 0) list = list.slice(0, limit);
+      const w = ctx();
+      return list.map((c) => listItem(c, w));
+    });
+
+    app.get('/containers/:id/json', { schema: { params: idParams } }, async (req) => inspect(d.containers.get(id(req)), ctx()));
+
+    app.post('/containers/:id/start', { schema: { params: idParams } }, async (req, reply) => {
+      await d.containers.start(id(req));
+      reply.code(204);
+    });
+
+    app.post('/containers/:id/stop', { schema: { params: idParams } }, async (req, reply) => {
+      const q = req.query as { t?: string; signal?: string };
+      const t = int(q.t, 'timeout');
+      await d.containers.stop(id(req), { ...(t !== undefined ? { timeout: t } : {}), ...(q.signal ? { signal: q.signal } : {}) });
+      reply.code(204);
+    });
+
+    app.post('/containers/:id/restart', { schema: { params: idParams } }, async (req, reply) => {
+      await d.containers.restart(id(req), int((req.query as { t?: string }).t, 'timeout'));
+      reply.code(204);
+    });
+
+    app.post('/containers/:id/kill', { schema: { params: idParams } }, async (req, reply) => {
+      await d.containers.kill(id(req), (req.query as { signal?: string }).signal || 'SIGKILL');
+      reply.code(204);
+    });
+
+    app.post('/containers/:id/rename', { schema: { params: idParams } }, async (req, reply) => {
+      const name = (req.query as { name?: string }).name;
+      if (!name) throw invalidParameter('name is required');
+      await d.containers.rename(id(req), name);
+      reply.code(204);
+    });
+
+    // Wait: answer the headers at once (the client knows the wait is registered), the body when done.
+    app.post('/containers/:id/wait', { schema: { params: idParams } }, async (req, reply) => {
+      const condition = ((req.query as { condition?: string }).condition || 'not-running') as WaitCondition;
+      const abort = new AbortController();
+      const result = d.containers.wait(id(req), condition, abort.signal);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'Content-Type': 'application/json', ...dockerHeaders() });
+      res.flushHeaders();
+      req.raw.socket.on('close', () => abort.abort());
+      const r = await result;
+      if (!res.writableEnded) res.end(JSON.stringify(r) + '\n');
+    });
+
+    app.delete('/containers/:id', { schema: { params: idParams } }, async (req, reply) => {
+      const q = req.query as { force?: string; v?: string; link?: string };
+      if (q.link === '1' || q.link === 'true') throw invalidParameter('berth does not support removing legacy links (link=1)');
+      await d.containers.remove(id(req), { force: q.force === '1' || q.force === 'true' });
+      reply.code(204);
+    });
+
+    app.post('/containers/prune', async (req) => {
+      let filters: Record<string, string[]>;
+      try {
+        filters = parseFilters((req.query as { filters?: string }).filters);
+      } catch (e) {
+        throw invalidParameter(`invalid filters: ${(e as Error).message}`);
+      }
+      const deleted: string[] = [];
+      for (const c of d.containers.list()) {
+        if (c.state.status === 'running' || c.state.status === 'restarting') continue;
+        if (!matchLabels(c.config.Labels, filters.label ?? [])) continue;
+        await d.containers.remove(c.id, { force: false });
+        deleted.push(c.id);
+      }
+      return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+    });
+  };
+}
+
+function matchContainer(c: ContainerRecord, f: Record<string, string[]>, d: Daemon): boolean {
+  const any = (key: string, pred: (v: string) => boolean) => !f[key]?.length || f[key]!.some(pred);
+  const ports = Object.values(c.endpoints).flatMap((e) => d.store.get('endpoint', e)?.ports ?? []);
+  return (
+    any('id', (v) => c.id.startsWith(v)) &&
+    any('name', (v) => new RegExp(v).test(c.name)) &&
+    any('status', (v) => c.state.status === v) &&
+    any('ancestor', (v) => c.image === v || c.imageId.startsWith(v.replace(/^sha256:/, '')) || c.image === `${v}:latest`) &&
+    any('exited', (v) => c.state.status === 'exited' && String(c.state.exitCode) === v) &&
+    any('network', (v) => {
+      const n = d.networks.find(v);
+      return Boolean(n && c.endpoints[n.id]);
+    }) &&
+    any('publish', (v) => {
+      const [p, proto = 'tcp'] = v.split('/');
+      return ports.some((b) => String(b.hostPort) === p && b.proto === proto);
+    }) &&
+    any('expose', (v) => Object.keys(c.config.ExposedPorts ?? {}).includes(v.includes('/') ? v : `${v}/tcp`)) &&
+    matchLabels(c.config.Labels, f.label ?? [])
+  );
+}
+
+export type { FastifyReply };

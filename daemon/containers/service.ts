@@ -1,0 +1,590 @@
+// Containers: create, start, stop, kill, wait, remove, restart — use cases composed of the image,
+// network and exec drivers' handlers as engine jobs with one undo stack each. The record is
+// written before the kernel is touched; a container's network and rootfs exist only while it runs.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { Daemon } from '../daemon.js';
+import { conflict, invalidParameter, notFound, notModified, isBerthError, BerthError } from '../../drivers/errors.js';
+import type { Job } from '../../drivers/handlers.js';
+import type { Endpoint, NetworkRecord } from '../../drivers/types.js';
+import { portBindingRequests } from '../../drivers/network/ports/spec.js';
+import { CONTAINER_MODE_NETWORK } from '../networks/service.js';
+import { bindingsOf, buildContainer, networkModeOf, type CreateBody } from './create.js';
+import { hostsFile, resolvConf, type HostsEntry } from './files.js';
+import { linkEnv } from './links.js';
+import { randomName } from './names.js';
+import type { ContainerRecord } from './types.js';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: { StatusCode: number; Error?: { Message: string } }) => void;
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_STOP_TIMEOUT = 10;
+
+export class ContainerService {
+  readonly #d: Daemon;
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(d: Daemon) {
+    this.#d = d;
+  }
+
+  // ---- lookups ---------------------------------------------------------------------------
+
+  list(): ContainerRecord[] {
+    return this.#d.store.list('container');
+  }
+
+  /** Docker's order: full id, exact name, unique id prefix. 404 "No such container: x". */
+  get(ref: string): ContainerRecord {
+    const c = this.find(ref);
+    if (!c) throw notFound(`No such container: ${ref}`);
+    return c;
+  }
+
+  find(ref: string): ContainerRecord | undefined {
+    const r = ref.replace(/^\//, '');
+    const all = this.list();
+    const byId = all.find((c) => c.id === r);
+    if (byId) return byId;
+    const byName = all.find((c) => c.name === r);
+    if (byName) return byName;
+    if (/^[0-9a-f]+$/.test(r)) {
+      const m = all.filter((c) => c.id.startsWith(r));
+      if (m.length === 1) return m[0];
+      if (m.length > 1) throw invalidParameter(`multiple IDs found with provided prefix: ${r}`);
+    }
+    return undefined;
+  }
+
+  usingImage(imageId: string): ContainerRecord | undefined {
+    return this.list().find((c) => c.imageId === imageId);
+  }
+
+  dir(id: string): string {
+    return join(this.#d.config.dataRoot, 'containers', id);
+  }
+
+  bundleDir(id: string): string {
+    return join(this.#d.config.execRoot, 'containers', id);
+  }
+
+  logPath(id: string): string {
+    return join(this.dir(id), 'container.log');
+  }
+
+  // ---- create ----------------------------------------------------------------------------
+
+  async create(name: string | undefined, body: CreateBody): Promise<{ Id: string; Warnings: string[] }> {
+    const d = this.#d;
+    const rec = buildContainer(name, body, {
+      image: (ref) => d.images.resolve(ref),
+      containerByName: (n) => this.list().find((c) => c.name === n),
+      container: (ref) => {
+        const c = this.find(ref);
+        return c && { id: c.id, name: c.name, running: c.state.status === 'running' };
+      },
+      network: (ref) => d.networks.find(ref),
+      randomName,
+      newId: () => randomBytes(32).toString('hex'),
+      now: () => new Date().toISOString(),
+    });
+    const warnings: string[] = [];
+    if (networkModeOf(rec.hostConfig) === 'host' && (rec.hostConfig.PublishAllPorts || Object.keys(rec.hostConfig.PortBindings ?? {}).length))
+      warnings.push('Published ports are discarded when using host network mode');
+    await d.engine.job('container-create', async (job) => {
+      await mkdir(this.dir(rec.id), { recursive: true, mode: 0o710 });
+      job.undo.push('remove container dir', () => rm(this.dir(rec.id), { recursive: true, force: true }));
+      await d.store.put('container', rec);
+    });
+    d.events.publish('container', 'create', rec.id, this.#attrs(rec));
+    return { Id: rec.id, Warnings: warnings };
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  async start(ref: string): Promise<void> {
+    const c0 = this.get(ref);
+    await this.#locked(c0.id, async () => {
+      const c = this.get(c0.id);
+      if (c.state.status === 'running') throw notModified();
+      if (c.state.status === 'removing') throw conflict(`container ${c.id} is marked for removal and cannot be started`);
+      this.#clearRestartTimer(c.id);
+      c.manualStop = false;
+      await this.#start(c);
+    });
+  }
+
+  async #start(c: ContainerRecord): Promise<void> {
+    const d = this.#d;
+    try {
+      await d.engine.job('container-start', async (job) => {
+        // 1. the root filesystem
+        const image = d.images.resolve(c.imageId);
+        const { rootfs } = await d.images.mount(c.id, image, job);
+        c.rootfs = rootfs;
+        await d.store.put('container', c);
+
+        // 2. the network: the primary network, its ports, its links
+        const { env: linkVars, hosts } = await this.#network(c, job);
+
+        // 3. the files the container sees as /etc/hosts, /etc/resolv.conf, /etc/hostname
+        const files = await this.#writeFiles(c, hosts);
+
+        // 4. the process
+        const env = [...c.config.Env];
+        if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
+        env.push(`HOSTNAME=${this.#hostname(c)}`, ...linkVars);
+        if (c.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+        const bundleDir = this.bundleDir(c.id);
+        const netnsPath = c.netns?.kind === 'host' ? undefined : c.netns?.path;
+        await d.engine.run(
+          'exec_create',
+          d.execDriver,
+          {
+            spec: {
+              container: { id: c.id, name: c.name },
+              hostname: this.#hostname(c),
+              rootfs,
+              netnsPath,
+              process: {
+                args: [c.path, ...c.args],
+                env,
+                cwd: c.config.WorkingDir || '/',
+                user: c.config.User || '0',
+                tty: c.config.Tty,
+                openStdin: c.config.OpenStdin,
+              },
+              files,
+              stopSignal: c.config.StopSignal ?? 'SIGTERM',
+              bundleDir,
+              logPath: this.logPath(c.id),
+            },
+          },
+          job,
+        );
+        const st = await d.engine.run('exec_start', d.execDriver, { containerId: c.id, bundleDir }, job);
+        c.state = { ...c.state, status: 'running', pid: st.pid, exitCode: 0, error: '', startedAt: new Date().toISOString(), oomKilled: false };
+        await d.store.put('container', c);
+      });
+    } catch (err) {
+      // The job undid its steps; the record says so.
+      c.endpoints = {};
+      delete c.netns;
+      delete c.rootfs;
+      c.state = { ...c.state, error: (err as Error).message, exitCode: c.state.status === 'created' ? 128 : c.state.exitCode };
+      await d.store.put('container', c);
+      throw err;
+    }
+    d.events.publish('container', 'start', c.id, this.#attrs(c));
+  }
+
+  /** Allocate the container's network; returns the link env vars and /etc/hosts entries. */
+  async #network(c: ContainerRecord, job: Job): Promise<{ env: string[]; hosts: HostsEntry[] }> {
+    const d = this.#d;
+    const mode = networkModeOf(c.hostConfig);
+    const container = { id: c.id, name: c.name };
+    if (mode.startsWith('container:')) {
+      const target = this.get(mode.slice('container:'.length));
+      const ep = await d.networks.run('allocate_interface', CONTAINER_MODE_NETWORK, {
+        container,
+        endpointId: randomBytes(32).toString('hex'),
+        request: { joinContainer: { id: target.id, name: target.name, netns: target.netns, running: target.state.status === 'running' } },
+      }, job);
+      c.netns = ep.netns;
+      c.endpoints = { [CONTAINER_MODE_NETWORK.id]: ep.id };
+      await d.store.put('container', c);
+      return { env: [], hosts: [] };
+    }
+    const network = d.networks.get(mode);
+    const settings = c.endpointsConfig[mode] ?? c.endpointsConfig[network.name] ?? {};
+    const ep = await d.networks.run('allocate_interface', network, {
+      container,
+      endpointId: randomBytes(32).toString('hex'),
+      request: {
+        ifName: 'eth0',
+        ...(settings.IPAMConfig?.IPv4Address ? { ipv4: settings.IPAMConfig.IPv4Address } : {}),
+        ...(c.config.MacAddress || settings.MacAddress ? { mac: c.config.MacAddress || settings.MacAddress } : {}),
+        aliases: settings.Aliases ?? [],
+      },
+    }, job);
+    c.netns = ep.netns;
+    c.endpoints = { [network.id]: ep.id };
+    await d.store.put('container', c);
+
+    if (network.driver !== 'host') {
+      const requests = portBindingRequests(bindingsOf(c.hostConfig.PortBindings), c.config.ExposedPorts, c.hostConfig.PublishAllPorts);
+      if (requests.length > 0) await d.networks.run('allocate_port', network, { endpoint: ep, requests }, job);
+    }
+
+    const env: string[] = [];
+    const hosts: HostsEntry[] = [];
+    for (const l of c.links) {
+      const target = this.get(l.containerId);
+      const tEp = this.#endpointOn(target, network.id);
+      if (target.state.status !== 'running' || !tEp) throw invalidParameter(`cannot link to a non running container: /${target.name} AS /${c.name}/${l.alias}`);
+      const exposed = Object.keys(target.config.ExposedPorts ?? {});
+      const ports = exposed.map((k) => {
+        const [p, proto = 'tcp'] = k.split('/');
+        return { port: Number(p), proto: proto as 'tcp' | 'udp' | 'sctp' };
+      });
+      const fresh = d.store.get('endpoint', ep.id) ?? ep;
+      await d.networks.run('link', network, { from: fresh, to: tEp, ports }, job);
+      const tIp = (tEp.ipv4 ?? '').split('/')[0]!;
+      env.push(...linkEnv({ fullName: `/${c.name}/${l.alias}`, alias: l.alias, ip: tIp, exposed, env: target.config.Env }));
+      hosts.push({ ip: tIp, names: [...new Set([l.alias, this.#hostname(target), target.name])] });
+    }
+    return { env, hosts };
+  }
+
+  #endpointOn(c: ContainerRecord, networkId: string): Endpoint | undefined {
+    const id = c.endpoints[networkId];
+    return id ? this.#d.store.get('endpoint', id) : undefined;
+  }
+
+  #hostname(c: ContainerRecord): string {
+    return c.config.Hostname || osHostname();
+  }
+
+  async #writeFiles(c: ContainerRecord, links: HostsEntry[]): Promise<{ hosts: string; resolvConf: string; hostname: string }> {
+    const dir = this.dir(c.id);
+    const files = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
+    const mode = networkModeOf(c.hostConfig);
+    if (mode.startsWith('container:')) {
+      // Share the files of the container whose netns this one joins, as Docker does.
+      const t = this.dir(this.get(mode.slice('container:'.length)).id);
+      return { hosts: join(t, 'hosts'), resolvConf: join(t, 'resolv.conf'), hostname: join(t, 'hostname') };
+    }
+    const hostNet = c.netns?.kind === 'host';
+    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    const ep = Object.values(c.endpoints).map((id) => this.#d.store.get('endpoint', id)).find(Boolean);
+    const hostsText = hostNet
+      ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname: this.#hostname(c) }))
+      : hostsFile({
+          hostname: this.#hostname(c),
+          ...(ep?.ipv4 ? { ip: ep.ipv4.split('/')[0]! } : {}),
+          entries: links,
+          extraHosts: c.hostConfig.ExtraHosts ?? [],
+        });
+    await writeFile(files.hosts, hostsText);
+    await writeFile(
+      files.resolvConf,
+      resolvConf(hostResolv, { hostNetwork: hostNet, dns: c.hostConfig.Dns ?? [], search: c.hostConfig.DnsSearch ?? [], options: c.hostConfig.DnsOptions ?? [] }),
+    );
+    await writeFile(files.hostname, this.#hostname(c) + '\n');
+    return files;
+  }
+
+  // ---- stop / kill / exit ----------------------------------------------------------------
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const c = this.get(ref);
+    this.#clearRestartTimer(c.id);
+    if (c.state.status !== 'running') {
+      if (c.state.status === 'restarting') {
+        c.manualStop = true;
+        c.state.status = 'exited';
+        await this.#d.store.put('container', c);
+        return;
+      }
+      throw notModified();
+    }
+    c.manualStop = true;
+    await this.#d.store.put('container', c);
+    const timeout = opts.timeout ?? c.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    const signal = opts.signal ?? c.config.StopSignal ?? 'SIGTERM';
+    const exited = this.#waitFor(c.id, 'not-running');
+    if (timeout !== 0) {
+      await this.#signal(c, signal).catch(() => {});
+      if (timeout < 0) {
+        await exited;
+        return;
+      }
+      const done = await Promise.race([exited.then(() => true), sleep(timeout * 1000).then(() => false)]);
+      if (done) return;
+    }
+    await this.#signal(c, 'SIGKILL').catch(() => {});
+    await exited;
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.get(ref);
+    if (!/^(SIG)?[A-Z0-9+-]+$|^\d+$/.test(signal)) throw invalidParameter(`invalid signal: ${signal}`);
+    if (c.state.status !== 'running') throw conflict(`cannot kill container: ${ref}: container ${c.id} is not running`);
+    const sig = signal.startsWith('SIG') || /^\d+$/.test(signal) ? signal : `SIG${signal}`;
+    c.manualStop = true;
+    await this.#d.store.put('container', c);
+    const exited = sig === 'SIGKILL' || sig === '9' ? this.#waitFor(c.id, 'not-running') : undefined;
+    await this.#signal(c, sig);
+    this.#d.events.publish('container', 'kill', c.id, { ...this.#attrs(c), signal: sig.replace(/^SIG/, '') });
+    if (exited) await exited;
+  }
+
+  async #signal(c: ContainerRecord, signal: string): Promise<void> {
+    await this.#d.engine.run('exec_kill', this.#d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id), signal });
+  }
+
+  /** The exec driver saw the container's process exit. Tear down, then apply the restart policy. */
+  async onExit(id: string, exitCode: number, finishedAt: string): Promise<void> {
+    const c0 = this.find(id);
+    if (!c0) return;
+    await this.#locked(id, async () => {
+      const c = this.find(id);
+      if (!c || c.state.status !== 'running') return;
+      await this.#teardown(c);
+      c.state = { ...c.state, status: 'exited', pid: 0, exitCode, finishedAt };
+      await this.#d.store.put('container', c);
+    });
+    const c = this.find(id);
+    if (!c) return;
+    this.#d.events.publish('container', 'die', c.id, { ...this.#attrs(c), exitCode: String(exitCode) });
+    this.#notify(c.id, ['not-running', 'next-exit'], exitCode);
+    if (c.hostConfig.AutoRemove) {
+      await this.remove(c.id, { force: false }).catch((err) => this.#d.log.error({ err, id }, 'auto-remove failed'));
+      return;
+    }
+    this.#maybeRestart(c, exitCode);
+  }
+
+  /** Docker's policies: a container a user stopped stays stopped (until a daemon restart, for `always`). */
+  #maybeRestart(c: ContainerRecord, exitCode: number): void {
+    const p = c.hostConfig.RestartPolicy;
+    const want =
+      !c.manualStop &&
+      (p.Name === 'always' ||
+        p.Name === 'unless-stopped' ||
+        (p.Name === 'on-failure' && exitCode !== 0 && (p.MaximumRetryCount === 0 || c.restartCount < p.MaximumRetryCount)));
+    if (want) this.#scheduleRestart(c);
+  }
+
+  #scheduleRestart(c: ContainerRecord): void {
+    // Docker's back-off: 100 ms doubling, capped at a minute.
+    const delay = Math.min(60_000, 100 * 2 ** Math.min(c.restartCount, 10));
+    c.state.status = 'restarting';
+    void this.#d.store.put('container', c);
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(c.id);
+      void this.#locked(c.id, async () => {
+        const cur = this.find(c.id);
+        if (!cur || cur.state.status !== 'restarting') return;
+        cur.restartCount++;
+        await this.#start(cur);
+      }).catch((err) => this.#d.log.warn({ err, id: c.id }, 'restart failed'));
+    }, delay);
+    timer.unref();
+    this.#restartTimers.set(c.id, timer);
+  }
+
+  #clearRestartTimer(id: string): void {
+    const t = this.#restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.#restartTimers.delete(id);
+  }
+
+  /** Undo a run: the process, the network (ports, links, interfaces), the rootfs. Goes on past errors. */
+  async #teardown(c: ContainerRecord): Promise<void> {
+    const d = this.#d;
+    await d.engine.job('container-teardown', async (job) => {
+      const errors: unknown[] = [];
+      const step = async (what: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+          job.log.warn({ err, what, container: c.id }, 'teardown step failed; going on');
+        }
+      };
+      await step('exec_delete', () => d.engine.run('exec_delete', d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) }, job));
+      for (const [netId, epId] of Object.entries(c.endpoints).reverse()) {
+        const network = netId === CONTAINER_MODE_NETWORK.id ? CONTAINER_MODE_NETWORK : d.store.get('network', netId);
+        const ep = d.store.get('endpoint', epId);
+        if (!network || !ep) continue;
+        await this.#releaseEndpoint(network, ep, job, step);
+      }
+      c.endpoints = {};
+      delete c.netns;
+      if (c.rootfs) await step('unmount', () => d.images.unmount(c.id, { remove: false }, job));
+      delete c.rootfs;
+      await d.store.put('container', c);
+    });
+  }
+
+  async #releaseEndpoint(network: NetworkRecord, ep: Endpoint, job: Job, step: (what: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+    const d = this.#d;
+    for (const l of [...ep.links].reverse()) {
+      const to = d.store.get('endpoint', l.toEndpointId);
+      if (to) await step('unlink', () => d.networks.run('unlink', network, { from: d.store.get('endpoint', ep.id) ?? ep, to }, job));
+    }
+    if (ep.ports.length) await step('release_port', () => d.networks.run('release_port', network, { endpoint: d.store.get('endpoint', ep.id) ?? ep }, job));
+    await step('release_interface', () => d.networks.run('release_interface', network, { endpoint: d.store.get('endpoint', ep.id) ?? ep }, job));
+  }
+
+  // ---- wait / remove / restart / rename --------------------------------------------------
+
+  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } }> {
+    const c = this.get(ref);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidParameter(`invalid condition: "${condition}"`);
+    if (condition === 'not-running' && c.state.status !== 'running' && c.state.status !== 'restarting')
+      return Promise.resolve({ StatusCode: c.state.exitCode });
+    return this.#waitFor(c.id, condition, signal);
+  }
+
+  #waitFor(id: string, condition: WaitCondition, signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } }> {
+    return new Promise((resolve) => {
+      const set = this.#waiters.get(id) ?? new Set<Waiter>();
+      this.#waiters.set(id, set);
+      const w: Waiter = { condition, resolve };
+      set.add(w);
+      // A client that hangs up must be harmless: its waiter just goes away.
+      signal?.addEventListener('abort', () => set.delete(w), { once: true });
+    });
+  }
+
+  #notify(id: string, conditions: WaitCondition[], code: number): void {
+    const set = this.#waiters.get(id);
+    if (!set) return;
+    for (const w of [...set]) {
+      if (!conditions.includes(w.condition)) continue;
+      set.delete(w);
+      w.resolve({ StatusCode: code });
+    }
+    if (set.size === 0) this.#waiters.delete(id);
+  }
+
+  async remove(ref: string, opts: { force: boolean }): Promise<void> {
+    const c = this.get(ref);
+    this.#clearRestartTimer(c.id);
+    if (c.state.status === 'running') {
+      if (!opts.force)
+        throw conflict(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+      c.manualStop = true;
+      const exited = this.#waitFor(c.id, 'not-running');
+      await this.#signal(c, 'SIGKILL').catch(() => {});
+      await exited;
+    }
+    await this.#locked(c.id, async () => {
+      const cur = this.find(c.id);
+      if (!cur) return;
+      if (cur.state.status === 'running') throw conflict(`cannot remove container "/${cur.name}": container is running`);
+      cur.state.status = 'removing';
+      await this.#d.store.put('container', cur); // intent: a crash from here on finishes the removal at start
+      await this.#teardown(cur);
+      await rm(this.dir(cur.id), { recursive: true, force: true });
+      await rm(this.bundleDir(cur.id), { recursive: true, force: true });
+      await this.#d.store.delete('container', cur.id);
+    });
+    this.#d.events.publish('container', 'destroy', c.id, this.#attrs(c));
+    this.#notify(c.id, ['removed', 'not-running', 'next-exit'], c.state.exitCode);
+  }
+
+  async restart(ref: string, timeout?: number): Promise<void> {
+    const c = this.get(ref);
+    if (c.state.status === 'running') await this.stop(c.id, timeout === undefined ? {} : { timeout });
+    await this.start(c.id);
+    this.#d.events.publish('container', 'restart', c.id, this.#attrs(c));
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const c = this.get(ref);
+    const name = newName.replace(/^\//, '');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw invalidParameter(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const other = this.list().find((x) => x.name === name);
+    if (other && other.id !== c.id) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const oldName = c.name;
+    c.name = name;
+    await this.#d.store.put('container', c);
+    this.#d.events.publish('container', 'rename', c.id, { ...this.#attrs(c), oldName: `/${oldName}` });
+  }
+
+  // ---- daemon start and stop -------------------------------------------------------------
+
+  /**
+   * At daemon start: re-adopt containers that still run, finish what a crash interrupted (a
+   * removal, a start), release endpoints and mounts no running container owns, and apply restart
+   * policies to containers that died while berthd was down.
+   */
+  async init(): Promise<void> {
+    const d = this.#d;
+    for (const c of this.list()) {
+      const live = c.state.status === 'running' || c.state.status === 'restarting';
+      const st = live
+        ? await d.engine.run('exec_state', d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) }).catch(() => undefined)
+        : undefined;
+      if (c.state.status === 'removing') {
+        await this.remove(c.id, { force: true }).catch((err) => d.log.error({ err, id: c.id }, 'finishing an interrupted removal failed'));
+        continue;
+      }
+      if (c.state.status === 'running' || c.state.status === 'restarting') {
+        if (st?.status === 'running') continue; // re-adopted: conmon still supervises it
+        // died while we were away (or never got going)
+        c.state.status = 'running';
+        await this.onExit(c.id, st?.exitCode ?? 255, st?.finishedAt ?? new Date().toISOString());
+        continue;
+      }
+      if (Object.keys(c.endpoints).length || c.rootfs) await this.#teardown(c);
+      // As dockerd at start: `always` brings back even a container a user stopped.
+      if (c.hostConfig.RestartPolicy.Name === 'always' && c.state.status === 'exited') {
+        c.manualStop = false;
+        this.#scheduleRestart(c);
+      }
+    }
+    // Endpoints whose container is not running (a crash between an endpoint's record and its container's).
+    for (const ep of d.store.list('endpoint')) {
+      const c = this.find(ep.container.id);
+      if (c && c.state.status === 'running' && Object.values(c.endpoints).includes(ep.id)) continue;
+      const network = ep.networkId === CONTAINER_MODE_NETWORK.id ? CONTAINER_MODE_NETWORK : d.store.get('network', ep.networkId);
+      if (!network) {
+        await d.store.delete('endpoint', ep.id);
+        continue;
+      }
+      await d.engine.job('release-orphan-endpoint', (job) =>
+        this.#releaseEndpoint(network, ep, job, async (what, fn) => {
+          await fn().catch((err) => job.log.warn({ err, what }, 'orphan endpoint release step failed'));
+        }),
+      );
+    }
+  }
+
+  /** Restart timers must not keep a stopping daemon alive. */
+  shutdown(): void {
+    for (const id of [...this.#restartTimers.keys()]) this.#clearRestartTimer(id);
+    for (const [id, set] of this.#waiters) for (const w of set) w.resolve({ StatusCode: -1, Error: { Message: 'the daemon is shutting down' } });
+    this.#waiters.clear();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  #attrs(c: ContainerRecord): Record<string, string> {
+    return { name: c.name, image: c.image, ...c.config.Labels };
+  }
+
+  /** Serialise state changes of one container. */
+  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.#locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.#locks.get(id) === next) this.#locks.delete(id);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+export function isNotModified(e: unknown): boolean {
+  return isBerthError(e, 'not_modified');
+}
+
+export type { BerthError };
