@@ -4,6 +4,10 @@ import type { DriverFactory } from './driver.js';
 type Loader = () => Promise<{ default: DriverFactory }>;
 
 export const builtinDrivers = {
+  'network/bridge': () => import('./network/bridge/index.js'),
+  'network/host': () => import('./network/host/index.js'),
+  'network/none': () => import('./network/none/index.js'),
+  'network/container': () => import('./network/container/index.js'),
 } as const satisfies Record<string, Loader>;
 
 export type BuiltinDriverKey = keyof typeof builtinDrivers;

@@ -89,6 +89,9 @@ export interface Endpoint {
   container: ContainerRef;
   driver: string;
   netns: NetnsRef;
+  /** True if this endpoint made its netns (then releasing it deletes the netns); false for a second
+   *  network's interface in a netns another endpoint made, and for host/container modes. */
+  ownsNetns?: boolean;
   /** Interface in the container and its peer on the host; absent for host/none/container modes. */
   ifName?: string;
   hostIfName?: string;
