@@ -8,6 +8,7 @@ export const builtinDrivers = {
   'network/host': () => import('./network/host/index.js'),
   'network/none': () => import('./network/none/index.js'),
   'network/container': () => import('./network/container/index.js'),
+  'exec/runc': () => import('./exec/runc/index.js'),
 } as const satisfies Record<string, Loader>;
 
 export type BuiltinDriverKey = keyof typeof builtinDrivers;
