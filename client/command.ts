@@ -11,6 +11,16 @@ export interface Io {
   readonly env: Record<string, string | undefined>;
   /** Set when the command wants to react to Ctrl-C itself (attach, events, logs -f). */
   onInterrupt?(fn: () => void): void;
+  /** The client's terminal, when stdout is one: size, raw input mode, resize events (run -it, exec -it). */
+  readonly terminal?: Terminal;
+}
+
+export interface Terminal {
+  size(): { rows: number; cols: number };
+  /** Raw input (keys go to the container as typed) on, or back to how it was. */
+  setRaw(raw: boolean): void;
+  /** Calls fn on each window size change; returns the unsubscribe. */
+  onResize(fn: () => void): () => void;
 }
 
 export class UsageError extends Error {

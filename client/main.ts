@@ -20,6 +20,51 @@ export const commands: Record<string, Loader> = {
   events: () => import('./commands/system/events.js'),
   'system events': () => import('./commands/system/events.js'),
   'system jobs': () => import('./commands/system/jobs.js'),
+  run: () => import('./commands/container/run.js'),
+  'container run': () => import('./commands/container/run.js'),
+  create: () => import('./commands/container/create.js'),
+  'container create': () => import('./commands/container/create.js'),
+  start: () => import('./commands/container/start.js'),
+  'container start': () => import('./commands/container/start.js'),
+  stop: () => import('./commands/container/stop.js'),
+  'container stop': () => import('./commands/container/stop.js'),
+  kill: () => import('./commands/container/kill.js'),
+  'container kill': () => import('./commands/container/kill.js'),
+  restart: () => import('./commands/container/restart.js'),
+  'container restart': () => import('./commands/container/restart.js'),
+  wait: () => import('./commands/container/wait.js'),
+  'container wait': () => import('./commands/container/wait.js'),
+  rm: () => import('./commands/container/rm.js'),
+  'container rm': () => import('./commands/container/rm.js'),
+  'container remove': () => import('./commands/container/rm.js'),
+  ps: () => import('./commands/container/ps.js'),
+  'container ls': () => import('./commands/container/ps.js'),
+  'container list': () => import('./commands/container/ps.js'),
+  'container ps': () => import('./commands/container/ps.js'),
+  inspect: () => import('./commands/container/inspect.js'),
+  'container inspect': () => import('./commands/container/container-inspect.js'),
+  logs: () => import('./commands/container/logs.js'),
+  'container logs': () => import('./commands/container/logs.js'),
+  port: () => import('./commands/container/port.js'),
+  'container port': () => import('./commands/container/port.js'),
+  attach: () => import('./commands/container/attach.js'),
+  'container attach': () => import('./commands/container/attach.js'),
+  exec: () => import('./commands/container/exec.js'),
+  'container exec': () => import('./commands/container/exec.js'),
+  rename: () => import('./commands/container/rename.js'),
+  'container rename': () => import('./commands/container/rename.js'),
+  top: () => import('./commands/container/top.js'),
+  'container top': () => import('./commands/container/top.js'),
+  'container prune': () => import('./commands/container/prune.js'),
+  'network ls': () => import('./commands/network/ls.js'),
+  'network list': () => import('./commands/network/ls.js'),
+  'network inspect': () => import('./commands/network/inspect.js'),
+  'network create': () => import('./commands/network/create.js'),
+  'network rm': () => import('./commands/network/rm.js'),
+  'network remove': () => import('./commands/network/rm.js'),
+  'network prune': () => import('./commands/network/prune.js'),
+  'network connect': () => import('./commands/network/connect.js'),
+  'network disconnect': () => import('./commands/network/disconnect.js'),
 };
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
@@ -71,7 +116,9 @@ export async function runCli(argv: string[], io: Io, makeApi: (host: string) => 
   const cmd = (await commands[found.key]!()).default;
   // --help first, or anywhere for commands that do not pass arguments on to a container command.
   const passesArgs = ['run', 'create', 'exec', 'container run', 'container create', 'container exec'].includes(found.key);
-  if (found.rest[0] === '--help' || found.rest[0] === '-h' || (!passesArgs && found.rest.includes('--help'))) {
+  // run/create take -h as --hostname, as docker.
+  const hIsHostname = ['run', 'create', 'container run', 'container create'].includes(found.key);
+  if (found.rest[0] === '--help' || (found.rest[0] === '-h' && !hIsHostname) || (!passesArgs && found.rest.includes('--help'))) {
     io.out(`Usage:  berth ${cmd.usage}\n`);
     return EXIT.ok;
   }
@@ -124,6 +171,18 @@ export function processIo(): Io {
     onInterrupt(fn) {
       process.once('SIGINT', fn);
     },
+    terminal: process.stdout.isTTY
+      ? {
+          size: () => ({ rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }),
+          setRaw(raw) {
+            if (process.stdin.isTTY) process.stdin.setRawMode(raw);
+          },
+          onResize(fn) {
+            process.stdout.on('resize', fn);
+            return () => void process.stdout.off('resize', fn);
+          },
+        }
+      : undefined,
   };
 }
 
