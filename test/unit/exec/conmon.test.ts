@@ -1,0 +1,69 @@
+// conmon.ts: the command line, the sync-pipe answers, the classification of runtime errors.
+import { describe, expect, it } from 'vitest';
+import { conmonArgv, parseSync, runtimeError, runtimeMessage } from '../../../drivers/exec/runc/conmon.js';
+import { isBerthError } from '../../../drivers/errors.js';
+
+const base = {
+  conmon: '/usr/bin/conmon',
+  id: 'a'.repeat(64),
+  runtime: '/usr/sbin/runc',
+  runtimeRoot: '/run/berth/runc',
+  bundleDir: '/run/berth/containers/aaa',
+  logPath: '/var/lib/berth/containers/aaa/container.log',
+  exitDir: '/run/berth/exec/exits',
+  tty: false,
+  openStdin: false,
+  stdinOnce: false,
+};
+
+describe('conmonArgv', () => {
+  it('runs the runtime with its root, the bundle, the k8s-file log, the exit dir and the attach socket in the bundle', () => {
+    expect(conmonArgv(base)).toEqual([
+      '/usr/bin/conmon',
+      '--api-version', '1',
+      '--cid', base.id,
+      '--cuuid', base.id,
+      '--runtime', '/usr/sbin/runc',
+      '--runtime-arg', '--root',
+      '--runtime-arg', '/run/berth/runc',
+      '--bundle', base.bundleDir,
+      '--container-pidfile', `${base.bundleDir}/pidfile`,
+      '--conmon-pidfile', `${base.bundleDir}/conmon.pid`,
+      '--log-path', `k8s-file:${base.logPath}`,
+      '--exit-dir', '/run/berth/exec/exits',
+      '--full-attach',
+      '--socket-dir-path', base.bundleDir,
+      '--no-sync-log',
+      '--log-level', 'error',
+    ]);
+  });
+  it('-t, -i and StdinOnce', () => {
+    expect(conmonArgv({ ...base, tty: true }).slice(-1)).toEqual(['--terminal']);
+    expect(conmonArgv({ ...base, openStdin: true }).slice(-2)).toEqual(['--stdin', '--leave-stdin-open']);
+    expect(conmonArgv({ ...base, openStdin: true, stdinOnce: true }).slice(-1)).toEqual(['--stdin']);
+  });
+});
+
+describe('parseSync', () => {
+  it('reads the pid, or the error message', () => {
+    expect(parseSync('{"data": 4242}\n')).toEqual({ pid: 4242 });
+    expect(parseSync('{"data": -1, "message": "runc create failed"}\n')).toEqual({ error: 'runc create failed' });
+    expect(parseSync('')).toBeUndefined();
+    expect(parseSync('garbage\n{"data": 7}\n')).toEqual({ pid: 7 });
+  });
+});
+
+describe('runtime errors', () => {
+  const stderr =
+    'time="2026-01-01T00:00:00Z" level=error msg="runc create failed: unable to start container process: exec: \\"nope\\": executable file not found in $PATH"\n';
+  it('keeps the message of a logrus line', () => {
+    expect(runtimeMessage(stderr)).toBe('runc create failed: unable to start container process: exec: "nope": executable file not found in $PATH');
+  });
+  it('a missing or non-executable command is the request’s fault (the CLI exits 127/126), the rest the system’s', () => {
+    expect(isBerthError(runtimeError('OCI runtime create failed', stderr), 'invalid_parameter')).toBe(true);
+    expect(isBerthError(runtimeError('x', 'exec: "/etc": permission denied'), 'invalid_parameter')).toBe(true);
+    const e = runtimeError('OCI runtime create failed', 'cgroups: cannot find cgroup mount destination');
+    expect(isBerthError(e, 'system')).toBe(true);
+    expect(e.message).toBe('OCI runtime create failed: cgroups: cannot find cgroup mount destination');
+  });
+});

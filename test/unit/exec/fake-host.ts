@@ -1,0 +1,136 @@
+// A stateful fake of the exec driver's host adapter: files and dirs in memory, processes as a table,
+// a conmon that "creates" the container (pid file, conmon pid, the runtime's state dir with
+// exec.fifo) and writes the exit file when the process gets a fatal signal, as the real one does.
+import { dirname } from 'node:path';
+import type { Exec } from '../../../drivers/sys/exec.js';
+import { CommandError } from '../../../drivers/sys/exec.js';
+import type { ExecHost, LogFile, ProcState, Seqpacket } from '../../../drivers/exec/runc/host.js';
+
+export class FakeExecHost implements ExecHost {
+  readonly files = new Map<string, string>();
+  readonly dirs = new Set<string>();
+  readonly procs = new Map<number, ProcState>();
+  readonly calls: string[] = [];
+  readonly watchers = new Map<string, Set<(name: string | null) => void>>();
+  /** What the next conmon start does. */
+  conmon: { fail?: string } = {};
+  #nextPid = 1000;
+
+  readonly exec: Exec = {
+    run: async (argv) => {
+      this.calls.push(`run ${argv.join(' ')}`);
+      const [, , root, cmd, ...rest] = argv;
+      const id = rest[rest.length - 1]!;
+      if (cmd === 'start') {
+        if (!this.files.has(`${root}/${id}/exec.fifo`)) throw new CommandError([...argv], 1, 'cannot start a container that has stopped');
+        this.files.delete(`${root}/${id}/exec.fifo`);
+      } else if (cmd === 'delete') {
+        this.files.delete(`${root}/${id}/exec.fifo`);
+        this.dirs.delete(`${root}/${id}`);
+      }
+      return '';
+    },
+  };
+
+  /** Every path that exists, files and dirs, sorted. */
+  tree(): string[] {
+    return [...this.files.keys(), ...this.dirs].sort();
+  }
+
+  async which(p: string) {
+    return p.includes('/') ? p : `/usr/bin/${p}`;
+  }
+
+  async spawnConmon(argv: readonly string[]) {
+    this.calls.push(`conmon ${argv.slice(1).join(' ')}`);
+    const arg = (flag: string) => argv[argv.indexOf(flag) + 1]!;
+    if (this.conmon.fail) return { sync: `{"data": -1, "message": ${JSON.stringify(this.conmon.fail)}}\n`, stderr: '', code: 0 };
+    const id = arg('--cid');
+    const bundle = arg('--bundle');
+    const root = argv[argv.indexOf('--root') + 2]!;
+    const pid = this.#nextPid++;
+    const cpid = this.#nextPid++;
+    this.procs.set(pid, 'running');
+    this.procs.set(cpid, 'running');
+    this.files.set(`${bundle}/pidfile`, String(pid));
+    this.files.set(`${bundle}/conmon.pid`, String(cpid));
+    this.dirs.add(`${root}/${id}`);
+    this.files.set(`${root}/${id}/exec.fifo`, '');
+    this.files.set(arg('--log-path').replace(/^k8s-file:/, ''), '');
+    this.#conmons.set(pid, { id, cpid, exitDir: arg('--exit-dir') });
+    return { sync: `{"data": ${pid}}\n`, stderr: '', code: 0 };
+  }
+  readonly #conmons = new Map<number, { id: string; cpid: number; exitDir: string }>();
+
+  /** The container process `pid` ends with `code`: conmon writes the exit file and goes. */
+  exit(pid: number, code: number): void {
+    const c = this.#conmons.get(pid);
+    this.procs.set(pid, 'gone');
+    if (!c) return;
+    this.procs.set(c.cpid, 'gone');
+    this.files.set(`${c.exitDir}/${c.id}`, String(code));
+    this.#mtimes.set(`${c.exitDir}/${c.id}`, new Date());
+    for (const w of this.watchers.get(c.exitDir) ?? []) w(c.id);
+  }
+  readonly #mtimes = new Map<string, Date>();
+
+  async readText(p: string) {
+    return this.files.get(p);
+  }
+  async readInRoot(root: string, p: string) {
+    return this.files.get(`${root}${p}`);
+  }
+  async writeAtomic(p: string, text: string) {
+    if (!this.dirs.has(dirname(p))) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+    this.calls.push(`write ${p}`);
+    this.files.set(p, text);
+  }
+  async mkdirp(p: string) {
+    for (let d = p; d !== '/' && !this.dirs.has(d); d = dirname(d)) this.dirs.add(d);
+  }
+  async removeFile(p: string) {
+    this.files.delete(p);
+  }
+  async removeDir(p: string) {
+    if ([...this.files.keys(), ...this.dirs].some((x) => x.startsWith(`${p}/`))) return false;
+    return this.dirs.delete(p);
+  }
+  async mtime(p: string) {
+    return this.files.has(p) ? (this.#mtimes.get(p) ?? new Date(0)) : undefined;
+  }
+  async exists(p: string) {
+    return this.files.has(p) || this.dirs.has(p);
+  }
+  async list(dir: string) {
+    const out = new Set<string>();
+    for (const p of [...this.files.keys(), ...this.dirs]) if (dirname(p) === dir) out.add(p.slice(dir.length + 1));
+    return [...out];
+  }
+  async procState(pid: number) {
+    return this.procs.get(pid) ?? 'gone';
+  }
+  signal(pid: number, signo: number) {
+    this.calls.push(`kill ${pid} ${signo}`);
+    if (this.procs.get(pid) !== 'running') return false;
+    if (signo === 9 || signo === 15) queueMicrotask(() => this.exit(pid, 128 + signo));
+    return true;
+  }
+  watchDir(dir: string, onName: (name: string | null) => void) {
+    const set = this.watchers.get(dir) ?? new Set();
+    this.watchers.set(dir, set);
+    set.add(onName);
+    return { close: () => set.delete(onName) };
+  }
+  watchFile() {
+    return { close() {} };
+  }
+  async openLog(): Promise<LogFile | undefined> {
+    return undefined;
+  }
+  async connectSeqpacket(): Promise<Seqpacket> {
+    throw new Error('No such file or directory');
+  }
+  async writeFifo(p: string) {
+    if (!this.files.has(p)) throw Object.assign(new Error('ENXIO'), { code: 'ENXIO' });
+  }
+}
