@@ -11,6 +11,7 @@ import { VERSION } from './api/app.js';
 import { goArch } from './api/routes/system.js';
 import { NetworkService } from './networks/service.js';
 import { ContainerService } from './containers/service.js';
+import { ImageService } from './images/service.js';
 
 export interface DaemonParts {
   config: Config;
@@ -35,6 +36,7 @@ export class Daemon {
   readonly streams = new Set<() => void>();
   readonly networks: NetworkService;
   readonly containers: ContainerService;
+  readonly images: ImageService;
 
   constructor(p: DaemonParts) {
     this.config = p.config;
@@ -44,6 +46,7 @@ export class Daemon {
     this.events = p.events;
     this.id = p.id;
     this.gitCommit = p.gitCommit ?? 'unknown';
+    this.images = new ImageService(this);
     this.networks = new NetworkService(this);
     this.containers = new ContainerService(this);
   }
@@ -68,7 +71,7 @@ export class Daemon {
       ContainersRunning: 0,
       ContainersPaused: 0,
       ContainersStopped: 0,
-      Images: 0,
+      Images: this.images.count,
       Driver: c.storageDriver,
       DriverStatus: [['Backing Filesystem', 'extfs']],
       Plugins: {

@@ -9,6 +9,8 @@ export const builtinDrivers = {
   'network/none': () => import('./network/none/index.js'),
   'network/container': () => import('./network/container/index.js'),
   'exec/runc': () => import('./exec/runc/index.js'),
+  'image/overlay': () => import('./image/overlay/index.js'),
+  'image/vfs': () => import('./image/vfs/index.js'),
 } as const satisfies Record<string, Loader>;
 
 export type BuiltinDriverKey = keyof typeof builtinDrivers;

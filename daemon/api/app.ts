@@ -6,6 +6,7 @@ import type { Daemon } from '../daemon.js';
 import { toHttpError } from './errors.js';
 import { API_VERSION, splitVersion, versionError } from './version.js';
 import { systemRoutes } from './routes/system.js';
+import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { containerRoutes } from './routes/containers.js';
 
@@ -80,6 +81,7 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
   });
 
   await app.register(systemRoutes(daemon));
+  await app.register(imageRoutes(daemon));
   await app.register(networkRoutes(daemon));
   await app.register(containerRoutes(daemon));
   return app;

@@ -1,0 +1,581 @@
+// The image service: image records (store kind "image"), the content store, and the use cases
+// import / load / save / tag / remove / prune, each run as an engine job whose steps undo on failure.
+// Layers are unpacked by the storage driver (--storage-driver) through engine handlers, once per
+// layer; containers get their rootfs from mount/unmount. Events are published as Docker does.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
+import type { Job } from '../../drivers/handlers.js';
+import { BerthError, conflict, invalidParameter, notFound } from '../../drivers/errors.js';
+import { decompress } from '../../drivers/image/layer/compression.js';
+import type { Daemon } from '../daemon.js';
+import { goArch } from '../api/routes/system.js';
+import { BlobStore, hexOf, sha256, DIGEST_RE } from './blobs.js';
+import { openSource, readArchive } from './archive.js';
+import { applyChanges } from './changes.js';
+import {
+  familiarName,
+  familiarString,
+  fullString,
+  parseReference,
+  withDefaultTag,
+  withTag,
+  type Reference,
+} from './reference.js';
+import type { ConfigBlob, ImageConfig, ImageRecord } from './types.js';
+import { filterImages } from './wire.js';
+
+export interface ImportOptions {
+  /** "name" or "name:tag" (docker import's repository argument). */
+  repo?: string;
+  tag?: string;
+  /** Dockerfile instructions (`--change`). */
+  changes?: string[];
+  message?: string;
+  /** What the image was imported from, for the default comment ("-" for the request body). */
+  source?: string;
+}
+
+export type RemoveItem = { Untagged: string } | { Deleted: string };
+
+/** Who uses an image: a container id (treated as running), or the id and whether it runs. */
+export type ImageUser = string | { id: string; running: boolean } | undefined;
+
+const EPOCH = new Date(0);
+
+export class ImageService {
+  readonly #d: Daemon;
+  readonly #blobs: BlobStore;
+  readonly #ready: Promise<void>;
+  /** Record changes (tags moving between images, deletions) one at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Set by the container service: which container uses an image (for rmi's 409), or undefined. */
+  usedBy: (imageId: string) => ImageUser = () => undefined;
+
+  constructor(d: Daemon) {
+    this.#d = d;
+    const blobs = new BlobStore(join(d.config.dataRoot, 'image'));
+    this.#blobs = blobs;
+    this.#ready = (async () => {
+      await blobs.init();
+      const n = await blobs.sweepTmp();
+      if (n) d.log.info({ count: n }, 'removed temp files of interrupted image writes');
+    })();
+    this.#ready.catch((err: unknown) => d.log.error({ err }, 'image store: cannot prepare the content store'));
+  }
+
+  get driver(): string {
+    return this.#d.config.storageDriver;
+  }
+
+  get blobs(): BlobStore {
+    return this.#blobs;
+  }
+
+  list(): ImageRecord[] {
+    return this.#d.store.list('image');
+  }
+
+  get count(): number {
+    return this.list().length;
+  }
+
+  /** An image by name:tag, name (→ :latest), name@digest, sha256:<id>, or a unique id prefix. */
+  find(ref: string): ImageRecord | undefined {
+    const all = this.list();
+    const full = /^sha256:([0-9a-f]{64})$/.exec(ref);
+    if (full) return this.#d.store.get('image', full[1]!);
+    let parsed: Reference | undefined;
+    try {
+      parsed = parseReference(ref);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed) {
+      if (parsed.digest) {
+        const want = familiarString({ domain: parsed.domain, path: parsed.path, digest: parsed.digest });
+        const hit = all.find((i) => i.repoDigests.includes(want));
+        if (hit) return hit;
+      } else {
+        const want = familiarString(withDefaultTag(parsed));
+        const hit = all.find((i) => i.repoTags.includes(want));
+        if (hit) return hit;
+      }
+    }
+    const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
+    if (/^[0-9a-f]{1,64}$/.test(hex)) {
+      const hits = all.filter((i) => i.id.startsWith(hex));
+      if (hits.length === 1) return hits[0];
+    }
+    return undefined;
+  }
+
+  resolve(ref: string): ImageRecord {
+    const r = this.find(ref);
+    if (!r) throw notFound(`No such image: ${ref}`);
+    return r;
+  }
+
+  filter(filters: Record<string, string[]>): ImageRecord[] {
+    const list = filterImages(this.list(), filters, (r) => this.resolve(r));
+    return list.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || a.id.localeCompare(b.id));
+  }
+
+  /** The config blob of an image (history, author, …). */
+  async configBlob(img: ImageRecord): Promise<ConfigBlob> {
+    return JSON.parse((await this.#blobs.read(`sha256:${img.id}`)).toString('utf8')) as ConfigBlob;
+  }
+
+  // ---- containers' rootfs ------------------------------------------------------------------------
+
+  /** Mount (or reuse) a container's rootfs; the layers are unpacked first if the driver lacks one. */
+  async mount(containerId: string, image: ImageRecord, parent?: Job): Promise<{ rootfs: string }> {
+    await this.#ready;
+    const run = async (job: Job) => {
+      for (const diffId of image.layers)
+        await this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, path: this.#blobs.path(diffId), compression: 'none' } }, job);
+      return this.#d.engine.run('image_mount', this.driver, { containerId, layers: image.layers }, job);
+    };
+    return parent ? run(parent) : this.#d.engine.job('image_mount_rootfs', run);
+  }
+
+  async unmount(containerId: string, opts: { remove: boolean }, parent?: Job): Promise<void> {
+    await this.#d.engine.run('image_unmount', this.driver, { containerId, remove: opts.remove }, parent);
+  }
+
+  // ---- import ----------------------------------------------------------------------------------
+
+  /** docker import: `body` is a rootfs tar (plain or gzip) that becomes a one-layer image. */
+  async importImage(body: AsyncIterable<Uint8Array>, o: ImportOptions = {}): Promise<ImageRecord> {
+    await this.#ready;
+    // Everything the request says is checked before the first byte is stored.
+    const tag = o.repo ? importTag(o.repo, o.tag) : undefined;
+    const config = applyChanges({}, o.changes ?? []);
+    const comment = o.message || `Imported from ${o.source ?? '-'}`;
+    return this.#d.engine.job('image_import', async (job) => {
+      const { stream } = await decompress(body);
+      const layer = await this.#blobs.write(stream);
+      if (layer.created) job.undo.push('delete layer blob', () => this.#blobs.delete(layer.digest));
+      const { size } = await this.#unpack(layer.digest, job);
+      const created = new Date().toISOString();
+      const blob: ConfigBlob = {
+        architecture: goArch(process.arch),
+        comment,
+        config,
+        created,
+        history: [{ created, comment }],
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      };
+      const cfg = await this.#blobs.writeBuffer(JSON.stringify(blob));
+      if (cfg.created) job.undo.push('delete config blob', () => this.#blobs.delete(cfg.digest));
+      const rec: ImageRecord = {
+        id: hexOf(cfg.digest),
+        repoTags: [],
+        repoDigests: [],
+        created,
+        size,
+        architecture: blob.architecture!,
+        os: 'linux',
+        config,
+        layers: [layer.digest],
+        comment,
+      };
+      const saved = await this.#commit(rec, tag ? [tag] : []);
+      this.#event('import', saved.id, tag ?? `sha256:${saved.id}`);
+      return saved;
+    });
+  }
+
+  // ---- load ------------------------------------------------------------------------------------
+
+  /** docker load: a docker-archive or OCI-layout tar. Returns Docker's "Loaded image…" lines. */
+  async load(body: AsyncIterable<Uint8Array>): Promise<string[]> {
+    await this.#ready;
+    return this.#d.engine.job('image_load', async (job) => {
+      const staging = this.#blobs.tmpPath('load');
+      await mkdir(staging, { mode: 0o700 });
+      let written: string[] = [];
+      try {
+        const archive = await readArchive(body, this.#blobs, staging).catch((e: Error & { writtenBlobs?: string[] }) => {
+          written = e.writtenBlobs ?? [];
+          throw e;
+        });
+        written = archive.written;
+        if (archive.images.length === 0) throw invalidParameter('invalid archive: no images in it');
+        const lines: string[] = [];
+        const done: { rec: ImageRecord; tags: string[] }[] = [];
+        for (const img of archive.images) {
+          const rec = await this.#loadOne(img, job);
+          done.push({ rec, tags: img.tags });
+        }
+        for (const { rec, tags } of done) {
+          const saved = await this.#commit(rec, tags);
+          for (const t of tags) {
+            this.#event('load', saved.id, t);
+            lines.push(`Loaded image: ${t}`);
+          }
+          if (tags.length === 0) {
+            this.#event('load', saved.id, `sha256:${saved.id}`);
+            lines.push(`Loaded image ID: sha256:${saved.id}`);
+          }
+        }
+        return lines;
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+        const keep = this.#referencedBlobs();
+        for (const b of written) if (!keep.has(b)) await this.#blobs.delete(b);
+      }
+    });
+  }
+
+  async #loadOne(img: { config: Buffer; tags: string[]; layers: import('./archive.js').LayerSource[] }, job: Job): Promise<ImageRecord> {
+    let blob: ConfigBlob;
+    try {
+      blob = JSON.parse(img.config.toString('utf8')) as ConfigBlob;
+    } catch {
+      throw invalidParameter('invalid archive: an image config is not valid JSON');
+    }
+    const diffIds = blob?.rootfs?.diff_ids;
+    if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string' && DIGEST_RE.test(d)))
+      throw invalidParameter('invalid archive: image config without rootfs.diff_ids');
+    if (diffIds.length !== img.layers.length)
+      throw invalidParameter(`invalid archive: the image has ${img.layers.length} layers but its config lists ${diffIds.length}`);
+    let size = 0;
+    for (const [i, diffId] of diffIds.entries()) {
+      if (!(await this.#blobs.has(diffId))) {
+        const { stream } = await decompress(openSource(this.#blobs, img.layers[i]!));
+        const w = await this.#blobs.write(stream, diffId).catch((e: unknown) => {
+          if (e instanceof BerthError && e.code === 'invalid_parameter')
+            throw invalidParameter(`invalid archive: layer ${i + 1} does not match its diff id ${diffId}`);
+          throw e;
+        });
+        if (w.created) job.undo.push('delete layer blob', () => this.#blobs.delete(diffId));
+      }
+      size += (await this.#unpack(diffId, job)).size;
+    }
+    const cfg = await this.#blobs.writeBuffer(img.config);
+    if (cfg.created) job.undo.push('delete config blob', () => this.#blobs.delete(cfg.digest));
+    const config: ImageConfig = pickConfig(blob.config);
+    return {
+      id: hexOf(cfg.digest),
+      repoTags: [],
+      repoDigests: [],
+      created: typeof blob.created === 'string' && !Number.isNaN(Date.parse(blob.created)) ? blob.created : EPOCH.toISOString(),
+      size,
+      architecture: blob.architecture ?? goArch(process.arch),
+      os: blob.os ?? 'linux',
+      config,
+      layers: diffIds,
+      ...(blob.comment ? { comment: blob.comment } : {}),
+    };
+  }
+
+  #unpack(diffId: string, job: Job): Promise<{ diffId: string; size: number }> {
+    return this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, path: this.#blobs.path(diffId), compression: 'none' } }, job);
+  }
+
+  // ---- save ------------------------------------------------------------------------------------
+
+  /** docker save: a tar holding both a docker-archive (manifest.json, repositories) and an OCI
+   *  layout (oci-layout, index.json, blobs/sha256), as docker 25+ writes. All refs are resolved
+   *  before the first byte. */
+  async save(refs: string[]): Promise<Readable> {
+    await this.#ready;
+    if (refs.length === 0) throw invalidParameter('no image names given');
+    const chosen = new Map<string, { rec: ImageRecord; tags: Set<string> }>();
+    for (const ref of refs) {
+      const rec = this.resolve(ref);
+      const entry = chosen.get(rec.id) ?? { rec, tags: new Set<string>() };
+      chosen.set(rec.id, entry);
+      let parsed: Reference | undefined;
+      try {
+        parsed = parseReference(ref);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed) continue;
+      const name = familiarName(parsed);
+      if (parsed.tag !== undefined) {
+        const t = familiarString({ ...parsed, digest: undefined } as Reference);
+        if (rec.repoTags.includes(t)) entry.tags.add(t);
+      } else if (!parsed.digest) {
+        const tagged = rec.repoTags.filter((t) => t.slice(0, t.lastIndexOf(':')) === name);
+        if (tagged.length === 0) continue;
+        // A bare name saves every tag of that repository (docker save busybox).
+        for (const other of this.list()) for (const t of other.repoTags) if (t.slice(0, t.lastIndexOf(':')) === name) {
+          const e = chosen.get(other.id) ?? { rec: other, tags: new Set<string>() };
+          e.tags.add(t);
+          chosen.set(other.id, e);
+        }
+      }
+    }
+    const images = [...chosen.values()];
+    // Everything the tar needs must exist before we start answering.
+    for (const { rec } of images) for (const d of [`sha256:${rec.id}`, ...rec.layers]) if (!(await this.#blobs.has(d))) throw notFound(`blob ${d} of image ${rec.id.slice(0, 12)} is missing`);
+    for (const { rec } of images) this.#event('save', rec.id, [...(chosen.get(rec.id)?.tags ?? [])][0] ?? `sha256:${rec.id}`);
+    return Readable.from(this.#saveTar(images));
+  }
+
+  async *#saveTar(images: { rec: ImageRecord; tags: Set<string> }[]): AsyncGenerator<Uint8Array> {
+    const p = pack();
+    const producing = (async () => {
+      const add = (h: Parameters<typeof p.entry>[0], data?: Buffer) =>
+        new Promise<void>((resolve, reject) => {
+          const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+          if (data) p.entry(h, data, cb);
+          else p.entry(h, cb).end(undefined);
+        });
+      const addFile = async (name: string, path: string, size: number) =>
+        new Promise<void>((resolve, reject) => {
+          const sink = p.entry({ name, size, mode: 0o444, mtime: EPOCH }, (err) => (err ? reject(err) : resolve()));
+          const src = this.#blobs.stream(`sha256:${name.slice('blobs/sha256/'.length)}`);
+          src.on('error', (e) => {
+            sink.destroy(e);
+            reject(e);
+          });
+          src.pipe(sink as unknown as NodeJS.WritableStream);
+          void path;
+        });
+      await add({ name: 'blobs/', type: 'directory', mode: 0o755, mtime: EPOCH });
+      await add({ name: 'blobs/sha256/', type: 'directory', mode: 0o755, mtime: EPOCH });
+      const sent = new Set<string>();
+      const manifestJson: unknown[] = [];
+      const index: unknown[] = [];
+      const repositories: Record<string, Record<string, string>> = {};
+      for (const { rec, tags } of images) {
+        for (const d of [`sha256:${rec.id}`, ...rec.layers]) {
+          if (sent.has(d)) continue;
+          sent.add(d);
+          await addFile(`blobs/sha256/${hexOf(d)}`, this.#blobs.path(d), await this.#blobs.size(d));
+        }
+        const manifest = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${rec.id}`, size: await this.#blobs.size(`sha256:${rec.id}`) },
+            layers: await Promise.all(
+              rec.layers.map(async (l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: l, size: await this.#blobs.size(l) })),
+            ),
+          }),
+        );
+        const mdigest = sha256(manifest);
+        if (!sent.has(mdigest)) {
+          sent.add(mdigest);
+          await add({ name: `blobs/sha256/${hexOf(mdigest)}`, size: manifest.length, mode: 0o444, mtime: EPOCH }, manifest);
+        }
+        const desc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: mdigest, size: manifest.length };
+        const tagList = [...tags];
+        if (tagList.length === 0) index.push(desc);
+        for (const t of tagList) {
+          const r = parseReference(t);
+          index.push({ ...desc, annotations: { 'io.containerd.image.name': fullString(r), 'org.opencontainers.image.ref.name': r.tag ?? 'latest' } });
+          (repositories[familiarName(r)] ??= {})[r.tag ?? 'latest'] = hexOf(rec.layers.at(-1) ?? `sha256:${rec.id}`);
+        }
+        manifestJson.push({ Config: `blobs/sha256/${rec.id}`, RepoTags: tagList.length ? tagList : null, Layers: rec.layers.map((l) => `blobs/sha256/${hexOf(l)}`) });
+      }
+      const json = (name: string, v: unknown) => {
+        const b = Buffer.from(JSON.stringify(v));
+        return add({ name, size: b.length, mode: 0o444, mtime: EPOCH }, b);
+      };
+      await json('index.json', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: index });
+      await json('manifest.json', manifestJson);
+      await json('oci-layout', { imageLayoutVersion: '1.0.0' });
+      if (Object.keys(repositories).length) await json('repositories', repositories);
+      p.finalize();
+    })().catch((e: unknown) => {
+      p.destroy(e as Error);
+    });
+    try {
+      for await (const chunk of p) yield chunk as Uint8Array;
+    } finally {
+      await producing;
+    }
+  }
+
+  // ---- tag / remove / prune ---------------------------------------------------------------------
+
+  /** docker tag: `repo` may carry the tag ("x:1"); `tag` overrides it. */
+  async tag(ref: string, repo: string, tag?: string): Promise<string> {
+    await this.#ready;
+    const img = this.resolve(ref);
+    if (!repo) throw invalidParameter('repository name must have at least one component');
+    let r = parseReference(repo);
+    if (r.digest) throw invalidParameter('refusing to create a tag with a digest reference');
+    if (r.path === 'library/sha256' || /^[0-9a-f]{64}$/.test(familiarName(r)))
+      throw invalidParameter('refusing to create an ambiguous tag using digest algorithm as name');
+    r = tag ? withTag(r, tag) : withDefaultTag(r);
+    const name = familiarString(r);
+    await this.#commit(img, [name]);
+    this.#event('tag', img.id, name);
+    return name;
+  }
+
+  /** docker rmi. `ref` by name untags that name (deleting the image with its last name); by id it
+   *  deletes the image (with force when it has several names). A running container's image cannot
+   *  be removed; a stopped container's only with force, and then it is untagged but kept. */
+  async remove(ref: string, opts: { force?: boolean; prune?: boolean } = {}): Promise<RemoveItem[]> {
+    await this.#ready;
+    return this.#serial(() =>
+      this.#d.engine.job('image_remove', async (job) => {
+        const img = this.resolve(ref);
+        const short = img.id.slice(0, 12);
+        const names = [...img.repoTags, ...img.repoDigests];
+        const byName = this.#nameOf(ref, img);
+        if (byName && names.length > 1) {
+          await this.#setNames(img, names.filter((n) => n !== byName));
+          this.#event('untag', img.id, byName);
+          return [{ Untagged: byName }];
+        }
+        if (!byName && names.length > 1 && !opts.force)
+          throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
+        const u = this.usedBy(img.id);
+        const user = typeof u === 'string' ? { id: u, running: true } : u;
+        if (user?.running)
+          throw conflict(`conflict: unable to delete ${byName ?? short} (cannot be forced) - image is being used by running container ${user.id.slice(0, 12)}`);
+        if (user && !opts.force)
+          throw conflict(`conflict: unable to delete ${byName ?? short} (must be forced) - image is being used by stopped container ${user.id.slice(0, 12)}`);
+        const out: RemoveItem[] = [];
+        await this.#setNames(img, []);
+        for (const n of names) {
+          out.push({ Untagged: n });
+          this.#event('untag', img.id, n);
+        }
+        if (user) return out; // forced, but a stopped container still needs the layers
+        await this.#delete(img, job);
+        out.push({ Deleted: `sha256:${img.id}` });
+        return out;
+      }),
+    );
+  }
+
+  /** docker image prune: dangling images (or, with dangling=false, every unused one). */
+  async prune(filters: Record<string, string[]>): Promise<{ ImagesDeleted: RemoveItem[] | null; SpaceReclaimed: number }> {
+    await this.#ready;
+    const all = (filters.dangling?.[0] ?? 'true').toLowerCase();
+    const onlyDangling = all === 'true' || all === '1';
+    const rest = Object.fromEntries(Object.entries(filters).filter(([k]) => k !== 'dangling'));
+    for (const k of Object.keys(rest)) if (!['label', 'until'].includes(k)) throw invalidParameter(`invalid filter '${k}'`);
+    const victims = this.filter(rest).filter((i) => (!onlyDangling || (i.repoTags.length === 0 && i.repoDigests.length === 0)) && !this.usedBy(i.id));
+    const deleted: RemoveItem[] = [];
+    let space = 0;
+    for (const img of victims) {
+      const out = await this.remove(`sha256:${img.id}`, { force: true }).catch(() => []);
+      if (out.some((o) => 'Deleted' in o)) space += img.size;
+      deleted.push(...out);
+    }
+    return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: space };
+  }
+
+  /** The name `ref` gave for `img`, when it named it (not by id). */
+  #nameOf(ref: string, img: ImageRecord): string | undefined {
+    if (/^(sha256:)?[0-9a-f]{1,64}$/.test(ref) && img.id.startsWith(ref.replace(/^sha256:/, ''))) {
+      // A hex string that is also a tag of this image is a name (docker prefers names).
+      try {
+        const t = familiarString(withDefaultTag(parseReference(ref)));
+        if (img.repoTags.includes(t)) return t;
+      } catch {
+        /* an id */
+      }
+      return undefined;
+    }
+    const r = withDefaultTag(parseReference(ref));
+    const s = familiarString(r);
+    return img.repoTags.includes(s) || img.repoDigests.includes(s) ? s : undefined;
+  }
+
+  async #delete(img: ImageRecord, job: Job): Promise<void> {
+    await this.#d.store.delete('image', img.id);
+    this.#event('delete', img.id, undefined);
+    await this.#blobs.delete(`sha256:${img.id}`);
+    const still = this.#referencedBlobs();
+    for (const l of new Set(img.layers)) {
+      if (still.has(l)) continue;
+      await this.#d.engine.run('image_remove_layer', this.driver, { diffId: l }, job);
+      await this.#blobs.delete(l);
+    }
+  }
+
+  #referencedBlobs(): Set<string> {
+    const s = new Set<string>();
+    for (const i of this.list()) {
+      s.add(`sha256:${i.id}`);
+      for (const l of i.layers) s.add(l);
+    }
+    return s;
+  }
+
+  /** Write `rec` (merging with a record of the same id) and give it `tags`, taking them from other images. */
+  #commit(rec: ImageRecord, tags: string[]): Promise<ImageRecord> {
+    return this.#serial(async () => {
+      const now = new Date().toISOString();
+      for (const other of this.list()) {
+        if (other.id === rec.id) continue;
+        const keep = other.repoTags.filter((t) => !tags.includes(t));
+        if (keep.length !== other.repoTags.length) {
+          await this.#d.store.put('image', { ...other, repoTags: keep });
+          for (const t of other.repoTags.filter((x) => tags.includes(x))) this.#event('untag', other.id, t);
+        }
+      }
+      const cur = this.#d.store.get('image', rec.id) ?? rec;
+      const merged: ImageRecord = {
+        ...cur,
+        repoTags: [...new Set([...cur.repoTags, ...tags])],
+        ...(tags.length ? { lastTagTime: now } : {}),
+      };
+      await this.#d.store.put('image', merged);
+      return merged;
+    });
+  }
+
+  async #setNames(img: ImageRecord, names: string[]): Promise<void> {
+    const cur = this.#d.store.get('image', img.id);
+    if (!cur) return;
+    await this.#d.store.put('image', {
+      ...cur,
+      repoTags: cur.repoTags.filter((t) => names.includes(t)),
+      repoDigests: cur.repoDigests.filter((t) => names.includes(t)),
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  #event(action: string, id: string, name: string | undefined): void {
+    const labels = this.#d.store.get('image', id)?.config.Labels ?? {};
+    this.#d.events.publish('image', action, `sha256:${id}`, { ...labels, ...(name ? { name } : {}) });
+  }
+}
+
+/** The tag an import gets: docker import's repository argument with an optional tag parameter. */
+export function importTag(repo: string, tag?: string): string {
+  let r = parseReference(repo);
+  if (r.digest) throw invalidParameter('cannot import digest reference');
+  r = tag ? withTag(r, tag) : withDefaultTag(r);
+  return familiarString(r);
+}
+
+/** The image config fields berth keeps, from an untrusted config blob. */
+function pickConfig(c: unknown): ImageConfig {
+  if (!c || typeof c !== 'object') return {};
+  const o = c as Record<string, unknown>;
+  const strs = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
+  const map = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, {}>) : undefined);
+  const out: ImageConfig = {};
+  if (strs(o.Env)) out.Env = strs(o.Env)!;
+  if (strs(o.Cmd)) out.Cmd = strs(o.Cmd)!;
+  if (strs(o.Entrypoint)) out.Entrypoint = strs(o.Entrypoint)!;
+  if (typeof o.WorkingDir === 'string' && o.WorkingDir) out.WorkingDir = o.WorkingDir;
+  if (typeof o.User === 'string' && o.User) out.User = o.User;
+  if (map(o.ExposedPorts)) out.ExposedPorts = map(o.ExposedPorts)!;
+  if (map(o.Labels)) out.Labels = Object.fromEntries(Object.entries(map(o.Labels)!).map(([k, v]) => [k, String(v)]));
+  if (typeof o.StopSignal === 'string' && o.StopSignal) out.StopSignal = o.StopSignal;
+  if (map(o.Volumes)) out.Volumes = map(o.Volumes)!;
+  if (o.Healthcheck !== undefined && o.Healthcheck !== null) out.Healthcheck = o.Healthcheck;
+  return out;
+}

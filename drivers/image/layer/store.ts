@@ -1,0 +1,161 @@
+// The unpacked layers of one image driver, under <data-root>/image/<driver>/:
+//   layers/<hex>/diff   the layer's files (hex = the diff id's)     layers/<hex>/size   its size
+//   layers/<hex>/link   overlay only: the short name in l/           l/<short> → ../layers/<hex>/diff
+//   layers/.tmp-*       an unpack or removal in progress (swept by restore)
+// A layer is unpacked once, into a temp dir renamed into place when complete, so a layer dir that
+// exists is whole. Unpacking verifies the diff id of what it read.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile, chmod } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { invalidParameter, notFound } from '../../errors.js';
+import type { Job, LayerBlob } from '../../handlers.js';
+import type { Exec } from '../../sys/exec.js';
+import type { Log } from '../../log.js';
+import { decompress } from './compression.js';
+import { unpackLayer } from './unpack.js';
+
+export const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
+
+export function digestHex(diffId: string): string {
+  const m = DIGEST_RE.exec(diffId);
+  if (!m) throw invalidParameter(`invalid layer digest "${diffId}"`);
+  return m[1]!;
+}
+
+export interface LayerStoreOptions {
+  whiteouts: 'overlay' | 'keep';
+  /** Short links in l/ for overlay's lowerdir list. */
+  shortLinks: boolean;
+  chown: boolean;
+  exec: Exec;
+  log: Log;
+}
+
+const TMP = '.tmp-';
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function shortId(): string {
+  return [...randomBytes(12)].map((b) => B32[b & 31]).join('');
+}
+
+export class LayerStore {
+  readonly layersDir: string;
+  readonly linksDir: string;
+
+  constructor(
+    readonly root: string,
+    readonly opts: LayerStoreOptions,
+  ) {
+    this.layersDir = join(root, 'layers');
+    this.linksDir = join(root, 'l');
+  }
+
+  diffDir(diffId: string): string {
+    return join(this.layersDir, digestHex(diffId), 'diff');
+  }
+
+  async has(diffId: string): Promise<boolean> {
+    return stat(join(this.layersDir, digestHex(diffId))).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** The short lowerdir name ("l/<id>", relative to root) of an unpacked layer. */
+  async shortLink(diffId: string): Promise<string> {
+    const id = (await readFile(join(this.layersDir, digestHex(diffId), 'link'), 'utf8').catch(() => {
+      throw notFound(`layer ${diffId} is not unpacked`);
+    })).trim();
+    if (!/^[a-z2-7]{12}$/.test(id)) throw invalidParameter(`corrupt link file of layer ${diffId}`);
+    return `l/${id}`;
+  }
+
+  /** Unpack a blob once. Idempotent: an unpacked layer is not read again. Registers its removal
+   *  on the job's undo stack when this call made it. */
+  async unpack(blob: LayerBlob, job: Job): Promise<{ diffId: string; size: number }> {
+    const hex = digestHex(blob.diffId);
+    const final = join(this.layersDir, hex);
+    const existing = await readFile(join(final, 'size'), 'utf8').catch(() => undefined);
+    if (existing !== undefined) return { diffId: blob.diffId, size: Number(existing) };
+
+    await mkdir(this.layersDir, { recursive: true, mode: 0o700 });
+    if (this.opts.shortLinks) await mkdir(this.linksDir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.layersDir, `${TMP}${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+    let link: string | undefined;
+    try {
+      await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o700 });
+      await chmod(join(tmp, 'diff'), 0o755);
+      const { stream } = await decompress(createReadStream(blob.path));
+      const r = await unpackLayer(stream, join(tmp, 'diff'), {
+        whiteouts: this.opts.whiteouts,
+        chown: this.opts.chown,
+        exec: this.opts.exec,
+        log: job.log,
+      });
+      if (r.diffId !== blob.diffId) throw invalidParameter(`layer content does not match its digest: expected ${blob.diffId}, got ${r.diffId}`);
+      if (r.skipped.length) job.log.info({ layer: blob.diffId, skipped: r.skipped.slice(0, 20), count: r.skipped.length }, 'layer members skipped');
+      await writeFile(join(tmp, 'size'), String(r.size));
+      if (this.opts.shortLinks) {
+        const id = shortId();
+        link = join(this.linksDir, id);
+        await symlink(`../layers/${hex}/diff`, link);
+        await writeFile(join(tmp, 'link'), id);
+      }
+      try {
+        await rename(tmp, final);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+        // Another unpack of the same layer won the race: keep its copy.
+        await rm(tmp, { recursive: true, force: true });
+        if (link) await unlink(link).catch(() => {});
+        return { diffId: blob.diffId, size: Number(await readFile(join(final, 'size'), 'utf8')) };
+      }
+      job.undo.push(`remove layer ${hex.slice(0, 12)}`, () => this.remove(blob.diffId));
+      return { diffId: blob.diffId, size: r.size };
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      if (link) await unlink(link).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Remove an unpacked layer (its link first). Idempotent. */
+  async remove(diffId: string): Promise<void> {
+    const hex = digestHex(diffId);
+    const dir = join(this.layersDir, hex);
+    const id = await readFile(join(dir, 'link'), 'utf8').catch(() => undefined);
+    if (id && /^[a-z2-7]{12}$/.test(id.trim())) await unlink(join(this.linksDir, id.trim())).catch(() => {});
+    const doomed = join(this.layersDir, `${TMP}rm-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(dir, doomed);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    await rm(doomed, { recursive: true, force: true });
+  }
+
+  /** Remove interrupted unpacks/removals and links that point nowhere. Returns what it removed. */
+  async sweep(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const f of await readdir(this.layersDir).catch(() => [] as string[])) {
+      if (!f.startsWith(TMP)) continue;
+      await rm(join(this.layersDir, f), { recursive: true, force: true });
+      removed.push(`layers/${f}`);
+    }
+    if (this.opts.shortLinks) {
+      for (const f of await readdir(this.linksDir).catch(() => [] as string[])) {
+        const p = join(this.linksDir, f);
+        const target = await readlink(p).catch(() => undefined);
+        const ok = target !== undefined && (await stat(p).then(() => true, () => false));
+        if (!ok) {
+          await rm(p, { force: true });
+          removed.push(`l/${f}`);
+        }
+      }
+    }
+    return removed;
+  }
+}
