@@ -216,6 +216,10 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
     }
   }
 
+  /** Only names of the form names.netns(id) (`<prefix>-<12 hex>`): never `<prefix>-host` or a
+   *  name someone else chose with our prefix. */
+  const ownSandboxNetns = (x: string) => names.ownsNetns(x) && /-[0-9a-f]{12}$/.test(x) && x.length === names.prefix.length + 13;
+
   function current(ep: Endpoint): Endpoint {
     return records.get('endpoint', ep.id) ?? ep;
   }
@@ -463,7 +467,7 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
       const usedNetns = new Set(endpoints.flatMap((e) => (e.netns.kind === 'new' ? [e.netns.name] : [])));
       const usedLinks = new Set(endpoints.flatMap((e) => (e.hostIfName ? [e.hostIfName] : [])));
       const nsList = await sys.ip.json<{ name: string }[]>(['netns', 'list']);
-      const delNs = nsList.map((x) => x.name).filter((x) => names.ownsNetns(x) && !usedNetns.has(x) && !pooled.has(x));
+      const delNs = nsList.map((x) => x.name).filter((x) => ownSandboxNetns(x) && !usedNetns.has(x) && !pooled.has(x));
       if (delNs.length) {
         await sys.ip.batch(delNs.map((x) => `netns del ${x}`), { force: true }).catch((err) => log.warn({ err }, 'orphan netns removal'));
         report.removed.push(...delNs.map((x) => `netns ${x}`));

@@ -101,7 +101,7 @@ export function iptablesBackend(o: IptablesOptions): FirewallBackend {
         add.push(...rules);
       }
       const existing = new Set(saved.chains.map((c) => `${c.table} ${c.name}`));
-      const chains = CHAINS.filter((c) => !existing.has(`${c.table} ${c.name}`));
+      const chains = want.length ? CHAINS.filter((c) => !existing.has(`${c.table} ${c.name}`)) : [];
       const text = renderRestore({ chains, del, add });
       if (text) {
         try {
@@ -111,7 +111,7 @@ export function iptablesBackend(o: IptablesOptions): FirewallBackend {
         }
       }
       return {
-        added: [...chains.map((c) => `${c.table} :${c.name}`), ...add.map((r) => `${r.table} ${canonical(r)}`)],
+        added: [...chains.map((c) => `${c.table} chain ${c.name}`), ...add.map((r) => `${r.table} ${canonical(r)}`)],
         removed: del.map((r) => `${r.table} ${canonical(r)}`),
       };
     },
