@@ -17,10 +17,10 @@ export class FrameDemuxer {
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     while (this.buf.length >= 8) {
-      const size = this.buf.readUInt32BE(4);
-      if (this.buf.length < 8 + size) break;
       const type = this.buf[0]!;
       if (type > 3) throw new Error(`Unrecognized input header: ${type}`);
+      const size = this.buf.readUInt32BE(4);
+      if (this.buf.length < 8 + size) break;
       this.onFrame(type as StreamType, this.buf.subarray(8, 8 + size));
       this.buf = this.buf.subarray(8 + size);
     }

@@ -30,10 +30,12 @@ function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
 }
 
-/** A date-time without a zone in the local zone of `now` (as Go's ParseInLocation with the local zone). */
-function parseLocal(y: number, mo: number, d: number, h: number, mi: number, sec: number, ns: number): { sec: number; ns: number } {
+/** A date-time without a zone, in the local zone (Go's ParseInLocation with the local zone); undefined when out of range. */
+function parseLocal(y: number, mo: number, d: number, h: number, mi: number, sec: number): number | undefined {
   const t = new Date(y, mo - 1, d, h, mi, sec);
-  return { sec: Math.floor(t.getTime() / 1000), ns };
+  if (t.getFullYear() !== y || t.getMonth() !== mo - 1 || t.getDate() !== d || t.getHours() !== h || t.getMinutes() !== mi || t.getSeconds() !== sec)
+    return undefined;
+  return Math.floor(t.getTime() / 1000);
 }
 
 /**
@@ -49,15 +51,15 @@ export function getTimestamp(value: string, now: Date): string {
   if (m) {
     const [, y, mo, da, h = '0', mi = '0', s = '0', frac = '', zone] = m;
     const ns = frac ? Number(frac.padEnd(9, '0')) : 0;
-    let sec: number;
+    const [Y, M, D, H, I, S] = [y, mo, da, h, mi, s].map(Number) as [number, number, number, number, number, number];
+    let sec: number | undefined;
     if (zone) {
-      const iso = `${y}-${mo}-${da}T${pad(Number(h))}:${pad(Number(mi))}:${pad(Number(s))}${zone.toUpperCase()}`;
-      const t = Date.parse(iso);
-      if (Number.isNaN(t)) throw new UsageError(`failed to parse value as time or duration: "${value}"`);
-      sec = Math.floor(t / 1000);
-    } else {
-      ({ sec } = parseLocal(Number(y), Number(mo), Number(da), Number(h), Number(mi), Number(s), ns));
-    }
+      const u = new Date(Date.UTC(Y, M - 1, D, H, I, S));
+      const inRange = u.getUTCMonth() === M - 1 && u.getUTCDate() === D && H < 24 && I < 60 && S < 60;
+      const iso = `${y}-${mo}-${da}T${pad(H)}:${pad(I)}:${pad(S)}${zone.toUpperCase()}`;
+      if (inRange) sec = Math.floor(Date.parse(iso) / 1000);
+    } else sec = parseLocal(Y, M, D, H, I, S);
+    if (sec === undefined || Number.isNaN(sec)) throw new UsageError(`failed to parse value as time or duration: "${value}"`);
     return `${sec}.${String(ns).padStart(9, '0')}`;
   }
   if (value.includes('-')) throw new UsageError(`failed to parse value as time or duration: "${value}"`);

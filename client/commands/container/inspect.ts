@@ -33,12 +33,12 @@ interface Options {
   format?: string;
   size: boolean;
   verbose?: boolean;
-  type?: ObjectType;
+  type?: string;
 }
 
 /** Look one reference up; `undefined` + message when nothing matched. */
 async function lookup(api: Api, o: Options, ref: string): Promise<{ value?: unknown; error?: string }> {
-  const types = o.type ? [o.type] : TYPES;
+  const types = o.type ? [o.type as ObjectType] : TYPES;
   for (const t of types) {
     const p = path(t, ref, o);
     try {
@@ -67,11 +67,7 @@ export function makeInspect(kind?: ObjectType): Command<Options> {
       const { flags, args } = parseFlags(argv, spec);
       const f = flags as { format?: string; size?: boolean; type?: string; verbose?: boolean };
       if (!args.length) throw new UsageError(`"${kind ? `${kind} inspect` : 'inspect'}" requires at least 1 argument.`);
-      let type: ObjectType | undefined = kind;
-      if (!kind && f.type !== undefined && f.type !== '') {
-        if (!(TYPES as readonly string[]).includes(f.type)) throw new UsageError(`"${f.type}" is not a valid value for --type`);
-        type = f.type as ObjectType;
-      }
+      const type = kind ?? (f.type || undefined);
       return {
         refs: args,
         ...(f.format ? { format: f.format } : {}),
@@ -81,6 +77,8 @@ export function makeInspect(kind?: ObjectType): Command<Options> {
       };
     },
     async run(api, o, io) {
+      if (o.type !== undefined && !(TYPES as readonly string[]).includes(o.type))
+        throw new Error(`unknown type: "${o.type}": must be one of ${TYPES.map((t) => `"${t}"`).join(', ')}`);
       const found: unknown[] = [];
       const errors: string[] = [];
       for (const ref of o.refs) {

@@ -127,11 +127,11 @@ export default defineCommand({
     });
     const now = Date.now();
     const rows = body.map((c) => containerRow(c, !o.noTrunc, now));
+    if (o.quiet && o.format !== '' && o.format !== 'table') io.err('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
     renderList(
       rows,
       {
-        format: o.format,
-        quiet: o.quiet,
+        format: o.quiet ? '{{.ID}}' : o.format,
         defaultTable: DEFAULT_TABLE + (o.size ? '\t{{.Size}}' : ''),
         headers: CONTAINER_HEADERS,
       },

@@ -182,15 +182,16 @@ export function goTimeString(unixSeconds: number): string {
 }
 
 /**
- * Go's tabwriter as docker's formatter sets it up (minwidth 10, padding 3, blank padding): cells
- * ending in a tab are aligned in columns; the text after a line's last tab is not.
+ * Go's tabwriter as docker's formatter sets it up (minwidth 10 — `top` uses 20 —, padding 3,
+ * blank padding): cells ending in a tab are aligned in columns; the text after a line's last tab
+ * is not.
  */
-export function tabwrite(lines: readonly string[]): string {
+export function tabwrite(lines: readonly string[], minWidth = 10): string {
   const rows = lines.map((l) => l.split('\t'));
   const widths: number[] = [];
   for (const r of rows)
     r.slice(0, -1).forEach((c, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, Math.max([...c].length + 3, 10));
+      widths[i] = Math.max(widths[i] ?? 0, Math.max([...c].length + 3, minWidth));
     });
   return rows
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - [...c].length))).join(''))
@@ -199,9 +200,8 @@ export function tabwrite(lines: readonly string[]): string {
 }
 
 export interface ListFormat {
-  /** --format as given ('' = the default table). */
+  /** --format as given ('' = the default table); `-q` is the caller's to apply. */
   format: string;
-  quiet: boolean;
   /** docker's default table for this list, e.g. "table {{.ID}}\t{{.Name}}". */
   defaultTable: string;
   /** Column title of each field for `table` formats. */
@@ -211,8 +211,7 @@ export interface ListFormat {
 /** Render rows (already in display shape) with docker's --format rules: table, json, or a template. */
 export function renderList(rows: readonly object[], f: ListFormat, out: (s: string) => void): void {
   let format = f.format;
-  if (f.quiet) format = '{{.ID}}';
-  else if (format === '' || format === 'table') format = f.defaultTable;
+  if (format === '' || format === 'table') format = f.defaultTable;
   else if (format === 'json') format = '{{json .}}';
   const t = compileFormat(format, f.headers);
   if (!t.table) {

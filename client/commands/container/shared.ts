@@ -107,8 +107,8 @@ export async function createContainer(
     try {
       await pullImage(api, image, io, opts.quiet);
     } catch (pullErr) {
-      // No pull endpoint on this daemon (yet): the missing image is the error to report.
-      if (pullErr instanceof ApiError && pullErr.status === 404 && !/image|repository|manifest/i.test(pullErr.message)) throw e;
+      // No pull endpoint on this daemon (yet; docker's "page not found"): the missing image is the error to report.
+      if (pullErr instanceof ApiError && pullErr.status === 404 && /^page not found/.test(pullErr.message)) throw e;
       throw pullErr;
     }
     res = await post();

@@ -15,7 +15,7 @@ export default defineCommand({
     const { body } = await api.call<{ Titles: string[]; Processes: string[][] | null }>('GET', `/containers/${seg(o.container)}/top`, {
       query: { ps_args: o.psArgs || undefined },
     });
-    io.out(tabwrite([body.Titles.join('\t'), ...(body.Processes ?? []).map((p) => p.join('\t'))]));
+    io.out(tabwrite([body.Titles.join('\t'), ...(body.Processes ?? []).map((p) => p.join('\t'))], 20));
     return 0;
   },
 });

@@ -73,7 +73,7 @@ export default defineCommand({
     const rows = [...body].sort((a, b) => naturalCompare(a.Name, b.Name)).map((n) => networkRow(n, !o.noTrunc));
     renderList(
       rows,
-      { format: o.format, quiet: o.quiet, defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', headers: HEADERS },
+      { format: o.quiet && (o.format === '' || o.format === 'table') ? '{{.ID}}' : o.format, defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', headers: HEADERS },
       io.out,
     );
     return 0;

@@ -78,7 +78,7 @@ export function fakeApi(route: Route): FakeApi {
     const req: Req = { kind, method, path, query: toQuery(opts.query), ...(opts.body !== undefined ? { body: opts.body } : {}) };
     requests.push(req);
     const r = await route(req);
-    if (r === undefined) throw new ApiError(404, `page not found: ${method} ${path}`);
+    if (r === undefined) throw new ApiError(404, 'page not found'); // berthd's and dockerd's answer to an unknown route
     if ('error' in r) throw r.error;
     return r;
   };
