@@ -4,6 +4,7 @@
 // run to completion (runc start/delete) go through sys.exec, so the engine counts them per job.
 // drivers/sys has no Runtime adapter yet; this is it, owned by the exec driver.
 import { spawn } from 'node:child_process';
+import { Socket } from 'node:net';
 import { constants as fsc, watch, openSync, closeSync } from 'node:fs';
 import { access, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join, posix } from 'node:path';
@@ -69,6 +70,13 @@ export interface ExecHost {
   connectSeqpacket(dir: string, name: string): Promise<Seqpacket>;
   /** Write to a fifo that must have a reader (ENXIO otherwise). */
   writeFifo(path: string, text: string): Promise<void>;
+  /** Open a fifo read-write without blocking and wait for its first byte: true when it came, false
+   *  after `timeoutMs` or once `keepWaiting()` says no (checked every 100 ms). */
+  awaitFifoByte(path: string, timeoutMs: number, keepWaiting: () => Promise<boolean>): Promise<boolean>;
+  /** rm -rf. */
+  removeTree(path: string): Promise<void>;
+  /** rmdir a cgroup directory, retrying a moment while the kernel still counts it busy; absent is fine. */
+  removeCgroup(path: string): Promise<void>;
 }
 
 const isErr = (e: unknown, ...codes: string[]) => typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
@@ -309,6 +317,47 @@ export function realExecHost(exec: Exec): ExecHost {
         await fh.write(text);
       } finally {
         await fh.close();
+      }
+    },
+
+    awaitFifoByte(path, timeoutMs, keepWaiting) {
+      // O_RDWR: the open never blocks and no EOF comes before the writer shows up; the socket
+      // reads through epoll, so no thread of the pool waits on it.
+      const fd = openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK);
+      const sock = new Socket({ fd, readable: true, writable: false });
+      return new Promise((resolve) => {
+        let done = false;
+        const finish = (v: boolean) => {
+          if (done) return;
+          done = true;
+          clearInterval(poll);
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(v);
+        };
+        sock.once('data', () => finish(true));
+        sock.once('error', () => finish(false));
+        const timer = setTimeout(() => finish(false), timeoutMs);
+        const poll = setInterval(() => {
+          void keepWaiting().then((yes) => yes || finish(false), () => finish(false));
+        }, 100);
+      });
+    },
+
+    async removeTree(path) {
+      await rm(path, { recursive: true, force: true });
+    },
+
+    async removeCgroup(path) {
+      for (let i = 0; ; i++) {
+        try {
+          await rmdir(path);
+          return;
+        } catch (e) {
+          if (isErr(e, 'ENOENT')) return;
+          if (!isErr(e, 'EBUSY') || i >= 20) throw e;
+          await new Promise((r) => setTimeout(r, 10));
+        }
       }
     },
   };

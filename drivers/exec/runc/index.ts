@@ -40,6 +40,7 @@ export interface RuncDriverOptions {
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
+const isRunc = (runtime: string) => runtime.split('/').pop() === 'runc';
 const SIGKILL = 9;
 const POLL_MS = 100;
 
@@ -313,6 +314,10 @@ class RuncDriver {
     const id = safeId(i.containerId);
     const meta = await this.#meta(id);
     if (!meta) throw notFound(`no such container in the runtime: ${id}`);
+    if (isRunc(meta.runtime)) {
+      const st = await this.#startRunc(meta, id, i.bundleDir);
+      if (st) return st;
+    }
     try {
       await this.#host.exec.run([meta.runtime, '--root', meta.runtimeRoot, 'start', id]);
     } catch (e) {
@@ -382,7 +387,7 @@ class RuncDriver {
     }
     const runtime = meta?.runtime ?? (await this.#bins()).runtime;
     const root = meta?.runtimeRoot ?? this.#paths.runtimeRoot;
-    if (await this.#host.exists(join(root, id))) {
+    if ((await this.#host.exists(join(root, id))) && !(isRunc(runtime) && (await this.#destroyRunc(root, id)))) {
       try {
         await this.#host.exec.run([runtime, '--root', root, 'delete', id]);
       } catch (e) {
@@ -395,6 +400,44 @@ class RuncDriver {
     await this.#host.removeFile(this.#metaPath(id));
     this.#reported.delete(id);
     return st.status === 'unknown' ? st : { ...st, pid: 0 };
+  }
+
+  /**
+   * What `runc start` does, without running runc (it costs ~10 ms): the container's init waits to
+   * open runc's exec.fifo for writing; reading its first byte lets it exec the process; the fifo
+   * goes (runc tells "created" from "running" by it). undefined: not possible, run `runc start`.
+   */
+  async #startRunc(meta: Meta, id: string, bundleDir: string): Promise<ExecState | undefined> {
+    const fifo = join(meta.runtimeRoot, id, 'exec.fifo');
+    if (!(await this.#host.exists(fifo))) return undefined;
+    const pid = await this.#pid(join(bundleDir, BUNDLE_FILES.pid));
+    if (pid === undefined) return undefined;
+    const released = await this.#host.awaitFifoByte(fifo, 10_000, async () => (await this.#host.procState(pid)) === 'running');
+    if (!released) return undefined;
+    await this.#host.removeFile(fifo);
+    return { status: 'running', pid };
+  }
+
+  /**
+   * What `runc delete` does for a stopped container of ours (it costs ~10 ms): remove its cgroups
+   * (from runc's state.json) and its state dir. Our containers have their own pid namespace and no
+   * hooks, so nothing else is to do. false: not possible, run `runc delete`.
+   */
+  async #destroyRunc(root: string, id: string): Promise<boolean> {
+    try {
+      const text = await this.#host.readText(join(root, id, 'state.json'));
+      if (text === undefined) return false;
+      const state = JSON.parse(text) as { cgroup_paths?: Record<string, unknown>; init_process_pid?: unknown };
+      if (typeof state.init_process_pid === 'number' && (await this.#host.procState(state.init_process_pid)) === 'running') return false;
+      const paths = Object.values(state.cgroup_paths ?? {});
+      if (!paths.every((p): p is string => typeof p === 'string' && p.startsWith('/sys/fs/cgroup/') && !p.split('/').includes('..'))) return false;
+      for (const p of paths) await this.#host.removeCgroup(p);
+      await this.#host.removeTree(join(root, id));
+      return true;
+    } catch (err) {
+      this.#log.warn({ err, container: id }, 'removing the runc state directly failed; running runc delete');
+      return false;
+    }
   }
 
   async #forceRuntimeDelete(id: string, runtime: string, root = this.#paths.runtimeRoot): Promise<void> {

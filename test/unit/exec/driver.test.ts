@@ -29,12 +29,12 @@ function spec(id = ID, over: Partial<ContainerSpec['process']> = {}): ContainerS
   };
 }
 const job = (): Job => ({ id: 'j', name: 'j', log: silentLog, signal: new AbortController().signal, undo: new UndoStack() });
-const ctx = (host: FakeExecHost): DriverContext => ({
+const ctx = (host: FakeExecHost, runtime = 'runc'): DriverContext => ({
   sys: { exec: host.exec } as never,
   records: undefined as never,
   names: makeNames('berth'),
   log: silentLog,
-  config: { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0', icc: true, ipForward: true, runtime: 'runc', storageDriver: 'vfs' },
+  config: { dataRoot: '/var/lib/berth', execRoot: '/run/berth', bridge: 'berth0', icc: true, ipForward: true, runtime, storageDriver: 'vfs' },
 });
 
 describe('exec/runc driver on a fake host', () => {
@@ -51,7 +51,7 @@ describe('exec/runc driver on a fake host', () => {
   });
   const h = (id = ID) => ({ containerId: id, bundleDir: BUNDLE(id) });
 
-  it('create writes meta and config.json, then starts conmon with the runtime’s root; start runs `runc start`', async () => {
+  it('create writes meta and config.json, then starts conmon with the runtime’s root; start releases runc’s exec fifo', async () => {
     const st = await d.handlers.exec_create({ spec: spec() }, job());
     expect(st).toEqual({ status: 'created', pid: 1000 });
     expect(host.calls.filter((c) => c.startsWith('write'))).toEqual([`write /run/berth/exec/meta/${ID}.json`, `write ${BUNDLE(ID)}/config.json`]);
@@ -62,8 +62,24 @@ describe('exec/runc driver on a fake host', () => {
     expect(cfg.linux.cgroupsPath).toBe(`/berth-${ID}`);
     expect(await d.handlers.exec_state(h(), job())).toEqual({ status: 'created', pid: 1000 });
     expect(await d.handlers.exec_start(h(), job())).toEqual({ status: 'running', pid: 1000 });
-    expect(host.calls).toContain(`run /usr/bin/runc --root /run/berth/runc start ${ID}`);
+    // what `runc start` does, without running it: read the fifo the init waits on, remove it
+    expect(host.calls).toContain(`fifo /run/berth/runc/${ID}/exec.fifo`);
+    expect(host.calls.filter((c) => c.startsWith('run '))).toEqual([]);
     expect(await d.handlers.exec_state(h(), job())).toEqual({ status: 'running', pid: 1000 });
+  });
+
+  it('another runtime (crun) is driven through its binary: `crun start`, `crun delete`', async () => {
+    const d2 = await createRuncDriver(ctx(host, 'crun'), host);
+    await d2.handlers.exec_create({ spec: spec(ID2) }, job());
+    expect(host.calls.find((c) => c.startsWith('conmon'))).toContain('--runtime /usr/bin/crun --runtime-arg --root --runtime-arg /run/berth/crun');
+    await d2.handlers.exec_start(h(ID2), job());
+    host.exit(1000, 0);
+    await d2.handlers.exec_delete(h(ID2), job());
+    expect(host.calls.filter((c) => c.startsWith('run '))).toEqual([
+      `run /usr/bin/crun --root /run/berth/crun start ${ID2}`,
+      `run /usr/bin/crun --root /run/berth/crun delete ${ID2}`,
+    ]);
+    expect(host.tree().filter((p) => p.includes(ID2) && !p.endsWith('container.log'))).toEqual([]);
   });
 
   it('bad input changes nothing: no file, no program', async () => {
@@ -108,7 +124,7 @@ describe('exec/runc driver on a fake host', () => {
     await expect(d.handlers.exec_kill({ ...h(), signal: 'NOPE' }, job())).rejects.toSatisfy((e) => isBerthError(e, 'invalid_parameter'));
   });
 
-  it('stop sends the signal and returns the exit; delete of a running container kills, waits, `runc delete` (never -f)', async () => {
+  it('stop sends the signal and returns the exit; delete of a running container kills, waits, removes cgroups and state (never `delete -f`)', async () => {
     await d.handlers.exec_create({ spec: spec() }, job());
     await d.handlers.exec_start(h(), job());
     expect(await d.handlers.exec_stop({ ...h(), signal: 'SIGTERM', timeoutSeconds: 5 }, job())).toMatchObject({ status: 'stopped', exitCode: 143 });
@@ -116,7 +132,13 @@ describe('exec/runc driver on a fake host', () => {
     await d.handlers.exec_start(h(ID2), job());
     const st = await d.handlers.exec_delete(h(ID2), job());
     expect(st).toMatchObject({ status: 'stopped', exitCode: 137 });
-    expect(host.calls.filter((c) => c.includes('delete'))).toEqual([`run /usr/bin/runc --root /run/berth/runc delete ${ID2}`]);
+    expect(host.calls.filter((c) => c.includes('delete'))).toEqual([]);
+    expect(host.calls.filter((c) => c.startsWith('rmdir') && c.includes(ID2))).toEqual([
+      `rmdir /sys/fs/cgroup/memory/berth-${ID2}`,
+      `rmdir /sys/fs/cgroup/pids/berth-${ID2}`,
+      `rmdir /sys/fs/cgroup/unified/berth-${ID2}`,
+    ]);
+    expect(host.tree().filter((p) => p.includes(ID2) && !p.endsWith('container.log'))).toEqual([]);
     expect(await host.exists(BUNDLE(ID2))).toBe(false);
     expect(await d.handlers.exec_state(h(ID2), job())).toEqual({ status: 'unknown', pid: 0 });
     // idempotent

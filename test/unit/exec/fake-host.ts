@@ -25,8 +25,8 @@ export class FakeExecHost implements ExecHost {
         if (!this.files.has(`${root}/${id}/exec.fifo`)) throw new CommandError([...argv], 1, 'cannot start a container that has stopped');
         this.files.delete(`${root}/${id}/exec.fifo`);
       } else if (cmd === 'delete') {
-        this.files.delete(`${root}/${id}/exec.fifo`);
-        this.dirs.delete(`${root}/${id}`);
+        await this.removeTree(`${root}/${id}`);
+        for (const d of [...this.dirs]) if (d.startsWith('/sys/fs/cgroup/') && d.endsWith(id)) this.dirs.delete(d);
       }
       return '';
     },
@@ -56,6 +56,9 @@ export class FakeExecHost implements ExecHost {
     this.files.set(`${bundle}/conmon.pid`, String(cpid));
     this.dirs.add(`${root}/${id}`);
     this.files.set(`${root}/${id}/exec.fifo`, '');
+    const cg = (h: string) => `/sys/fs/cgroup/${h}/berth-${id}`;
+    for (const h of ['memory', 'pids', 'unified']) this.dirs.add(cg(h));
+    this.files.set(`${root}/${id}/state.json`, JSON.stringify({ init_process_pid: pid, cgroup_paths: { memory: cg('memory'), pids: cg('pids'), '': cg('unified') } }));
     this.files.set(arg('--log-path').replace(/^k8s-file:/, ''), '');
     this.#conmons.set(pid, { id, cpid, exitDir: arg('--exit-dir') });
     return { sync: `{"data": ${pid}}\n`, stderr: '', code: 0 };
@@ -129,6 +132,18 @@ export class FakeExecHost implements ExecHost {
   }
   async connectSeqpacket(): Promise<Seqpacket> {
     throw new Error('No such file or directory');
+  }
+  async awaitFifoByte(p: string) {
+    this.calls.push(`fifo ${p}`);
+    return this.files.has(p); // the container's init is there and writes at once
+  }
+  async removeTree(p: string) {
+    for (const f of [...this.files.keys()]) if (f === p || f.startsWith(`${p}/`)) this.files.delete(f);
+    for (const d of [...this.dirs]) if (d === p || d.startsWith(`${p}/`)) this.dirs.delete(d);
+  }
+  async removeCgroup(p: string) {
+    this.calls.push(`rmdir ${p}`);
+    this.dirs.delete(p);
   }
   async writeFifo(p: string) {
     if (!this.files.has(p)) throw Object.assign(new Error('ENXIO'), { code: 'ENXIO' });
