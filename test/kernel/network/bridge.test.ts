@@ -63,7 +63,9 @@ describe.skipIf(!isRoot)(`bridge driver on the kernel ${skipReason}`, () => {
       .filter((l) => !l.startsWith('#'))
       .join('\n');
   const hostLinks = async () => JSON.parse(await must(['ip', '-n', host.name, '-json', 'link', 'show'])) as { ifname: string; master?: string }[];
-  const netnsNames = async () => (JSON.parse((await must(['ip', '-json', 'netns', 'list'])) || '[]') as { name: string }[]).map((n) => n.name);
+  /** Named netns of this suite (the list is machine-wide: other suites run at the same time). */
+  const netnsNames = async () =>
+    (JSON.parse((await must(['ip', '-json', 'netns', 'list'])) || '[]') as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith(prefix));
   const listening = async () => (await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'ss', '-ltnuH'])).trim();
 
   /** What the kernel holds of an endpoint, read with ip/iptables/ss. */
