@@ -11,7 +11,7 @@ import { dirname, join, posix } from 'node:path';
 import { extract } from 'tar-stream';
 import { invalidParameter } from '../../drivers/errors.js';
 import { cleanMemberPath } from '../../drivers/image/layer/paths.js';
-import { decompress } from '../../drivers/image/layer/compression.js';
+import { archiveError, decompress } from '../../drivers/image/layer/compression.js';
 import { DIGEST_RE, type BlobStore } from './blobs.js';
 import { normalizeTagged, parseReference, withDefaultTag, familiarString } from './reference.js';
 
@@ -103,7 +103,7 @@ export async function readArchive(src: AsyncIterable<Uint8Array>, blobs: BlobSto
     ex.destroy();
     await feeding.catch(() => {});
     // The caller removes `written` on failure too: hand them over through the error.
-    throw Object.assign(e as Error, { writtenBlobs: written });
+    throw Object.assign(archiveError(e) as Error, { writtenBlobs: written });
   }
 
   const resolve = (rel: string): LayerSource => {

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import type { Job } from '../../drivers/handlers.js';
 import { BerthError, conflict, invalidParameter, notFound } from '../../drivers/errors.js';
-import { decompress } from '../../drivers/image/layer/compression.js';
+import { archiveError, decompress } from '../../drivers/image/layer/compression.js';
 import type { Daemon } from '../daemon.js';
 import { goArch } from '../api/routes/system.js';
 import { BlobStore, hexOf, sha256, DIGEST_RE } from './blobs.js';
@@ -156,7 +156,9 @@ export class ImageService {
     const comment = o.message || `Imported from ${o.source ?? '-'}`;
     return this.#d.engine.job('image_import', async (job) => {
       const { stream } = await decompress(body);
-      const layer = await this.#blobs.write(stream);
+      const layer = await this.#blobs.write(stream).catch((e: unknown) => {
+        throw archiveError(e);
+      });
       if (layer.created) job.undo.push('delete layer blob', () => this.#blobs.delete(layer.digest));
       const { size } = await this.#unpack(layer.digest, job);
       const created = new Date().toISOString();
@@ -250,7 +252,7 @@ export class ImageService {
         const w = await this.#blobs.write(stream, diffId).catch((e: unknown) => {
           if (e instanceof BerthError && e.code === 'invalid_parameter')
             throw invalidParameter(`invalid archive: layer ${i + 1} does not match its diff id ${diffId}`);
-          throw e;
+          throw archiveError(e);
         });
         if (w.created) job.undo.push('delete layer blob', () => this.#blobs.delete(diffId));
       }

@@ -16,7 +16,7 @@ export async function busyboxTar(dir: string): Promise<string> {
 export interface TarEntry {
   name: string;
   type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
-  content?: string;
+  content?: string | Uint8Array;
   linkname?: string;
   mode?: number;
   uid?: number;
@@ -33,7 +33,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    const body = type === 'file' ? Buffer.from(e.content ?? '') : undefined;
+    const body = type === 'file' ? (typeof e.content === 'string' || e.content === undefined ? Buffer.from(e.content ?? '') : Buffer.from(e.content)) : undefined;
     await new Promise<void>((resolve, reject) => {
       const header = {
         name: e.name,

@@ -2,7 +2,7 @@
 // -q ids, -a, --digests, --no-trunc, --filter, --format, and an optional REPOSITORY[:TAG] argument.
 import { defineCommand, UsageError } from '../../command.js';
 import { parseFlags } from '../../flags.js';
-import { columns, compileFormat } from '../../format.js';
+import { compileFormat } from '../../format.js';
 import { parseFilterArgs } from '../../opts/filters.js';
 import { humanDuration, humanSize, truncateId } from '../container/render.js';
 
@@ -108,7 +108,15 @@ export function render(list: ImageSummary[], o: Options, now = Date.now()): stri
       : `table {{.Repository}}\t{{.Tag}}${o.digests ? '\t{{.Digest}}' : ''}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`;
   const tpl = compileFormat(format, HEADERS);
   if (!tpl.table) return r.map((x) => tpl.row(x) + '\n').join('');
-  return columns([tpl.header, ...r.map((x) => tpl.row(x))]);
+  return table([tpl.header, ...r.map((x) => tpl.row(x))]);
+}
+
+/** docker's table writer: Go tabwriter with minwidth 10, padding 3, spaces. */
+export function table(lines: string[]): string {
+  const rows = lines.map((l) => l.split('\t'));
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length + 3, 10)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('').trimEnd() + '\n').join('');
 }
 
 export default defineCommand<Options>({

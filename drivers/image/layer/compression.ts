@@ -3,7 +3,7 @@
 // with a clear error (node 20 has no zstd; see README "Be aware").
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { invalidParameter } from '../../errors.js';
+import { BerthError, invalidParameter } from '../../errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -52,4 +52,14 @@ export async function decompress(src: AsyncIterable<Uint8Array>): Promise<{ stre
   raw.on('error', (e) => gunzip.destroy(e));
   raw.pipe(gunzip);
   return { stream: gunzip, compression: 'gzip' };
+}
+
+/** An error met while reading an archive, as the user's fault when it is the data's: tar-stream's
+ *  parse errors (no errno code) and zlib's (Z_*) become invalid_parameter; I/O errors stay. */
+export function archiveError(e: unknown): unknown {
+  if (e instanceof BerthError || !(e instanceof Error)) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && code.startsWith('Z_')) return invalidParameter(`invalid gzip data: ${e.message}`, e);
+  if (code === undefined) return invalidParameter(`invalid tar archive: ${e.message}`, e);
+  return e;
 }

@@ -17,6 +17,7 @@ import type { Exec } from '../../sys/exec.js';
 import type { Log } from '../../log.js';
 import { cleanMemberPath, parentsOf, whiteoutOf } from './paths.js';
 import { applySpecial, type SpecialEntry } from './special.js';
+import { archiveError } from './compression.js';
 
 export interface UnpackOptions {
   /** 'overlay': whiteouts become 0:0 character devices and opaque dirs get trusted.overlay.opaque=y.
@@ -68,7 +69,7 @@ export async function unpackLayer(src: AsyncIterable<Uint8Array>, dir: string, o
   } catch (e) {
     ex.destroy();
     await feeding.catch(() => {});
-    throw e;
+    throw archiveError(e);
   }
   return { diffId: `sha256:${hash.digest('hex')}`, size: u.size, skipped: u.skipped };
 }
