@@ -71,6 +71,12 @@ describe('output as docker 28.2.2 prints it', () => {
     expect(first.Ports).toContain('0.0.0.0:8080->80/tcp');
   });
 
+  it('an empty list still gets the header, as docker (recorded: docker ps on no containers)', async () => {
+    const io = recIo();
+    await runCli(['ps'], io, () => fakeApi(() => ({ body: [] })));
+    expect(io.outText).toBe('CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n');
+  });
+
   it('ps sends docker\'s query: all, limit, size, filters', async () => {
     const a = api();
     await runCli(['ps', '-a', '-n', '3', '-s', '--filter', 'status=exited', '--filter', 'name=web'], recIo(), () => a);
