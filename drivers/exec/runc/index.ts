@@ -1,23 +1,25 @@
 // The exec driver: containers as OCI bundles run by runc (or crun) under conmon. conmon outlives
 // berthd, writes the k8s-file log and the exit code; berthd learns of exits by watching conmon's exit
-// dir. State is read from files (exit file, pid file, /proc), not by running `runc state`.
+// dir (exits.ts). State is read from files (exit file, pid file, /proc), not by running `runc state`.
 // Layout: <bundleDir>/{config.json,pidfile,conmon.pid,attach,ctl,winsz} (the daemon picks bundleDir);
 // <execRoot>/<runtime>/ the runtime's --root; <execRoot>/exec/exits/<id> exit codes;
 // <execRoot>/exec/meta/<id>.json what the driver needs to manage <id> again after a restart.
 import { join } from 'node:path';
-import type { AdoptReport, AttachOptions, AttachSession, DriverContext, ExecDriver, ExitListener, LogEntry, LogOptions } from '../../driver.js';
+import type { AdoptReport, AttachOptions, AttachSession, DriverContext, ExecDriver, LogEntry, LogOptions } from '../../driver.js';
+import type { ReconcileReport } from '../../types.js';
 import type { ContainerSpec, ExecState, HandlerIn, Job } from '../../handlers.js';
 import { conflict, invalidParameter, isBerthError, notFound, systemError, wrap } from '../../errors.js';
 import { safeId } from '../../names.js';
 import type { Log } from '../../log.js';
-import { CommandError } from '../../sys/exec.js';
 import { buildConfig, nofileFor, parseNofileHard, validateSpec } from './spec.js';
 import { needsLookup, resolveUser } from './user.js';
 import { BUNDLE_FILES, conmonArgv, parseSync, runtimeError } from './conmon.js';
-import { realExecHost, type Closer, type ExecHost } from './host.js';
+import { realExecHost, type ExecHost } from './host.js';
 import { signalNumber } from './signals.js';
 import { readLogs } from './logs.js';
 import { attachTo } from './attach.js';
+import { ExitWatcher } from './exits.js';
+import { RuntimeOps, execFifo } from './runtime.js';
 
 /** What the driver keeps per container, so a new instance (after a restart) can manage it. */
 interface Meta {
@@ -35,14 +37,18 @@ export interface RuncDriverOptions {
   conmon?: string;
   /** How long conmon may take to report the container created. */
   createTimeoutMs?: number;
-  /** How long exec_delete waits for a SIGKILLed container before `runtime delete --force`. */
+  /** How long a SIGKILLed container may take to be reported gone. */
   killWaitMs?: number;
 }
 
+interface Paths {
+  runtimeRoot: string;
+  exits: string;
+  meta: string;
+}
+
 const ID_RE = /^[0-9a-f]{64}$/;
-const isRunc = (runtime: string) => runtime.split('/').pop() === 'runc';
 const SIGKILL = 9;
-const POLL_MS = 100;
 
 export default function runcDriver(ctx: DriverContext): Promise<ExecDriver> {
   return createRuncDriver(ctx, realExecHost(ctx.sys.exec));
@@ -51,26 +57,16 @@ export default function runcDriver(ctx: DriverContext): Promise<ExecDriver> {
 export async function createRuncDriver(ctx: DriverContext, host: ExecHost, opts: RuncDriverOptions = {}): Promise<ExecDriver> {
   const runtimeName = ctx.config.runtime || 'runc';
   if (!/^[A-Za-z0-9._/+-]+$/.test(runtimeName)) throw invalidParameter(`invalid runtime "${runtimeName}"`);
-  const runtimeBase = runtimeName.split('/').pop()!;
   const execRoot = ctx.config.execRoot;
-  const paths = {
-    runtimeRoot: join(execRoot, runtimeBase),
+  const paths: Paths = {
+    runtimeRoot: join(execRoot, runtimeName.split('/').pop()!),
     exits: join(execRoot, 'exec', 'exits'),
     meta: join(execRoot, 'exec', 'meta'),
   };
-  await host.mkdirp(paths.runtimeRoot);
-  await host.mkdirp(paths.exits);
-  await host.mkdirp(paths.meta);
+  for (const p of Object.values(paths)) await host.mkdirp(p);
   const nofile = nofileFor(parseNofileHard(await host.readText('/proc/self/limits')));
   const d = new RuncDriver(ctx, host, paths, runtimeName, nofile, opts);
-  d.watch();
   return d.api();
-}
-
-interface Paths {
-  runtimeRoot: string;
-  exits: string;
-  meta: string;
 }
 
 class RuncDriver {
@@ -81,22 +77,21 @@ class RuncDriver {
   readonly #nofile: number;
   readonly #opts: Required<Omit<RuncDriverOptions, 'conmon'>> & { conmon: string };
   readonly #log: Log;
-  readonly #listeners = new Set<ExitListener>();
-  /** id → mtime (ms) of the exit file already reported, so each exit is reported once. */
-  readonly #reported = new Map<string, number>();
-  /** id → callbacks waiting for that container's exit file. */
-  readonly #waiters = new Map<string, Set<() => void>>();
-  #watcher: Closer | undefined;
+  readonly #exits: ExitWatcher;
+  readonly #runtime: RuntimeOps;
   #binsP: Promise<{ runtime: string; conmon: string }> | undefined;
 
   constructor(ctx: DriverContext, host: ExecHost, paths: Paths, runtimeName: string, nofile: number, opts: RuncDriverOptions) {
     this.#ctx = ctx;
-    this.#nofile = nofile;
     this.#host = host;
     this.#paths = paths;
     this.#runtimeName = runtimeName;
+    this.#nofile = nofile;
     this.#log = ctx.log;
     this.#opts = { conmon: opts.conmon ?? 'conmon', createTimeoutMs: opts.createTimeoutMs ?? 30_000, killWaitMs: opts.killWaitMs ?? 10_000 };
+    this.#exits = new ExitWatcher(host, paths.exits, ctx.log, (id, dir) => this.#supervised(id, dir));
+    this.#runtime = new RuntimeOps(host, ctx.log);
+    this.#exits.start();
   }
 
   api(): ExecDriver {
@@ -112,11 +107,8 @@ class RuncDriver {
         exec_delete: (i) => this.delete(safeId(i.containerId), i.bundleDir),
       },
       restore: () => this.restore(),
-      shutdown: async () => this.shutdown(),
-      onExit: (cb) => {
-        this.#listeners.add(cb);
-        return () => this.#listeners.delete(cb);
-      },
+      shutdown: async () => this.#exits.close(),
+      onExit: (cb) => this.#exits.onExit(cb),
       adopt: (ids) => this.adopt(ids),
       logs: (id, logPath, o) => this.logs(id, logPath, o ?? {}),
       attach: (id, bundleDir, o) => this.attach(id, bundleDir, o),
@@ -124,85 +116,7 @@ class RuncDriver {
     };
   }
 
-  // ---- exits ---------------------------------------------------------------------------
-
-  watch(): void {
-    this.#watcher = this.#host.watchDir(this.#paths.exits, (name) => {
-      if (name === null) void this.#rescan();
-      else if (ID_RE.test(name)) void this.#exitFileSeen(name);
-    });
-  }
-
-  async #rescan(): Promise<void> {
-    for (const name of await this.#host.list(this.#paths.exits)) if (ID_RE.test(name)) await this.#exitFileSeen(name);
-  }
-
-  async #exitFileSeen(id: string): Promise<void> {
-    try {
-      const ex = await this.#readExit(id);
-      if (!ex) return;
-      const at = Date.parse(ex.finishedAt);
-      if (this.#reported.get(id) === at) return;
-      this.#reported.set(id, at);
-      this.#wake(id);
-      for (const cb of this.#listeners) {
-        try {
-          cb(id, ex.exitCode, ex.finishedAt);
-        } catch (err) {
-          this.#log.error({ err, container: id }, 'exit listener failed');
-        }
-      }
-    } catch (err) {
-      this.#log.warn({ err, container: id }, 'reading an exit file failed');
-    }
-  }
-
-  #wake(id: string): void {
-    const ws = this.#waiters.get(id);
-    if (!ws) return;
-    this.#waiters.delete(id);
-    for (const w of ws) w();
-  }
-
-  async #readExit(id: string): Promise<{ exitCode: number; finishedAt: string } | undefined> {
-    const p = join(this.#paths.exits, id);
-    const text = await this.#host.readText(p);
-    if (text === undefined || text.trim() === '') return undefined;
-    const code = Number.parseInt(text.trim(), 10);
-    const mtime = await this.#host.mtime(p);
-    return { exitCode: Number.isFinite(code) && code >= 0 ? code : 255, finishedAt: (mtime ?? new Date()).toISOString() };
-  }
-
-  /** Resolve true when the container has exited (its exit file exists, or its supervisor and
-   *  process are both gone), false after `timeoutMs` (< 0: no limit). */
-  #waitExit(id: string, bundleDir: string, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const set = this.#waiters.get(id) ?? new Set<() => void>();
-      this.#waiters.set(id, set);
-      const finish = (v: boolean) => {
-        if (settled) return;
-        settled = true;
-        set.delete(waiter);
-        if (set.size === 0 && this.#waiters.get(id) === set) this.#waiters.delete(id);
-        clearInterval(poll);
-        if (timer) clearTimeout(timer);
-        resolve(v);
-      };
-      const waiter = () => finish(true);
-      set.add(waiter);
-      const check = async () => {
-        if (settled) return;
-        if (await this.#host.exists(join(this.#paths.exits, id))) return finish(true);
-        if (!(await this.#supervised(id, bundleDir))) return finish(true);
-      };
-      const poll = setInterval(() => void check(), POLL_MS);
-      poll.unref();
-      const timer = timeoutMs >= 0 ? setTimeout(() => finish(false), timeoutMs) : undefined;
-      timer?.unref();
-      void check();
-    });
-  }
+  // ---- small reads -------------------------------------------------------------------------
 
   /** True while the container's process or its conmon lives. */
   async #supervised(id: string, bundleDir: string): Promise<boolean> {
@@ -218,8 +132,6 @@ class RuncDriver {
     return Number.isInteger(n) && n > 0 ? n : undefined;
   }
 
-  // ---- meta ------------------------------------------------------------------------------
-
   #metaPath(id: string): string {
     return join(this.#paths.meta, `${id}.json`);
   }
@@ -234,6 +146,7 @@ class RuncDriver {
     }
   }
 
+  /** The runtime and conmon binaries, looked up once (and again after a failure). */
   #bins(): Promise<{ runtime: string; conmon: string }> {
     const p = (this.#binsP ??= (async () => ({ runtime: await this.#host.which(this.#runtimeName), conmon: await this.#host.which(this.#opts.conmon) }))());
     p.catch(() => {
@@ -280,8 +193,7 @@ class RuncDriver {
     await host.writeAtomic(this.#metaPath(id), JSON.stringify(meta));
     job.undo.push('remove exec meta', () => host.removeFile(this.#metaPath(id)));
     await host.writeAtomic(join(spec.bundleDir, BUNDLE_FILES.config), JSON.stringify(config));
-    await host.removeFile(join(this.#paths.exits, id)); // an earlier run's code
-    this.#reported.delete(id);
+    await this.#exits.clear(id); // an earlier run's code
 
     const argv = conmonArgv({
       conmon: bins.conmon,
@@ -298,9 +210,9 @@ class RuncDriver {
     const r = await host.spawnConmon(argv, this.#opts.createTimeoutMs);
     const sync = parseSync(r.sync);
     if (!sync || 'error' in sync) {
-      // conmon is gone or going; the runtime removed its half-made container (delete it if not)
-      await this.#forceRuntimeDelete(id, bins.runtime).catch(() => {});
-      await host.removeFile(join(this.#paths.exits, id));
+      // conmon is gone or going; the runtime removed its half-made container (or we do)
+      await this.#runtime.forceDelete(bins.runtime, this.#paths.runtimeRoot, id).catch(() => {});
+      await this.#exits.clear(id);
       const why = sync && 'error' in sync ? sync.error : r.stderr || `conmon exited with ${r.code} without a word`;
       throw runtimeError('OCI runtime create failed', why);
     }
@@ -314,22 +226,13 @@ class RuncDriver {
     const id = safeId(i.containerId);
     const meta = await this.#meta(id);
     if (!meta) throw notFound(`no such container in the runtime: ${id}`);
-    if (isRunc(meta.runtime)) {
-      const st = await this.#startRunc(meta, id, i.bundleDir);
-      if (st) return st;
-    }
-    try {
-      await this.#host.exec.run([meta.runtime, '--root', meta.runtimeRoot, 'start', id]);
-    } catch (e) {
-      if (e instanceof CommandError) throw runtimeError('OCI runtime start failed', e.stderr, e);
-      throw e;
-    }
-    const pid = (await this.#pid(join(i.bundleDir, BUNDLE_FILES.pid))) ?? 0;
-    return { status: 'running', pid };
+    const pid = await this.#pid(join(i.bundleDir, BUNDLE_FILES.pid));
+    await this.#runtime.start(meta.runtime, meta.runtimeRoot, id, pid);
+    return { status: 'running', pid: pid ?? 0 };
   }
 
   async state(id: string, bundleDir: string): Promise<ExecState> {
-    const ex = await this.#readExit(id);
+    const ex = await this.#exits.read(id);
     if (ex) return { status: 'stopped', pid: 0, ...ex };
     const meta = await this.#meta(id);
     const dir = bundleDir || meta?.bundleDir;
@@ -337,14 +240,13 @@ class RuncDriver {
     const pid = await this.#pid(join(dir, BUNDLE_FILES.pid));
     if (pid === undefined) return { status: 'unknown', pid: 0 };
     if ((await this.#host.procState(pid)) === 'running') {
-      // runc (and crun) keep exec.fifo in their state dir until the container is started
-      const root = meta?.runtimeRoot ?? this.#paths.runtimeRoot;
-      const created = await this.#host.exists(join(root, id, 'exec.fifo'));
+      // runc and crun keep exec.fifo in their state dir until the container is started
+      const created = await this.#host.exists(execFifo(meta?.runtimeRoot ?? this.#paths.runtimeRoot, id));
       return { status: created ? 'created' : 'running', pid };
     }
     // the process is gone: conmon writes the exit file in a moment, unless conmon died too
-    await this.#waitExit(id, dir, 2_000);
-    const ex2 = await this.#readExit(id);
+    await this.#exits.wait(id, dir, 2_000);
+    const ex2 = await this.#exits.read(id);
     if (ex2) return { status: 'stopped', pid: 0, ...ex2 };
     return { status: 'stopped', pid: 0, exitCode: 255, finishedAt: new Date().toISOString() };
   }
@@ -353,6 +255,7 @@ class RuncDriver {
     const id = safeId(i.containerId);
     const signo = signalNumber(i.signal);
     const st = await this.state(id, i.bundleDir);
+    // kill(2) on the init pid, as `runc kill` does, without running runc
     if ((st.status !== 'running' && st.status !== 'created') || !this.#host.signal(st.pid, signo))
       throw conflict(`container ${id} is not running`);
   }
@@ -361,105 +264,48 @@ class RuncDriver {
     const id = safeId(i.containerId);
     const signo = signalNumber(i.signal);
     if (!Number.isFinite(i.timeoutSeconds)) throw invalidParameter(`invalid stop timeout ${i.timeoutSeconds}`);
-    let st = await this.state(id, i.bundleDir);
+    const st = await this.state(id, i.bundleDir);
     if (st.status !== 'running' && st.status !== 'created') return st;
     if (this.#host.signal(st.pid, signo)) {
       const ms = i.timeoutSeconds < 0 ? -1 : Math.round(i.timeoutSeconds * 1000);
-      if (!(await this.#waitExit(id, i.bundleDir, ms))) {
+      if (!(await this.#exits.wait(id, i.bundleDir, ms))) {
         this.#log.info({ container: id, signal: i.signal, timeoutSeconds: i.timeoutSeconds }, 'container did not stop in time; sending SIGKILL');
         this.#host.signal(st.pid, SIGKILL);
-        await this.#waitExit(id, i.bundleDir, this.#opts.killWaitMs);
+        await this.#exits.wait(id, i.bundleDir, this.#opts.killWaitMs);
       }
     }
-    st = await this.state(id, i.bundleDir);
-    return st;
+    return this.state(id, i.bundleDir);
   }
 
-  /** Kill if running, wait for the exit, `runtime delete`, remove the bundle files. Idempotent. */
+  /** Kill if running, wait for the exit, remove the runtime's state (never `delete --force` on a
+   *  running container: runc 1.1 sleeps 100 ms in it), remove the bundle files. Idempotent. */
   async delete(id: string, bundleDir: string): Promise<ExecState> {
     const meta = await this.#meta(id);
     const dir = bundleDir || meta?.bundleDir;
     let st = await this.state(id, dir ?? '');
     if ((st.status === 'running' || st.status === 'created') && dir) {
       this.#host.signal(st.pid, SIGKILL);
-      await this.#waitExit(id, dir, this.#opts.killWaitMs);
+      await this.#exits.wait(id, dir, this.#opts.killWaitMs);
       st = await this.state(id, dir);
     }
     const runtime = meta?.runtime ?? (await this.#bins()).runtime;
-    const root = meta?.runtimeRoot ?? this.#paths.runtimeRoot;
-    if ((await this.#host.exists(join(root, id))) && !(isRunc(runtime) && (await this.#destroyRunc(root, id)))) {
-      try {
-        await this.#host.exec.run([runtime, '--root', root, 'delete', id]);
-      } catch (e) {
-        this.#log.warn({ err: e, container: id }, 'runtime delete failed; forcing');
-        await this.#forceRuntimeDelete(id, runtime, root);
-      }
-    }
-    await this.#host.removeFile(join(this.#paths.exits, id));
+    await this.#runtime.delete(runtime, meta?.runtimeRoot ?? this.#paths.runtimeRoot, id);
+    await this.#exits.clear(id);
     if (dir) await this.#removeBundle(dir);
     await this.#host.removeFile(this.#metaPath(id));
-    this.#reported.delete(id);
     return st.status === 'unknown' ? st : { ...st, pid: 0 };
   }
 
-  /**
-   * What `runc start` does, without running runc (it costs ~10 ms): the container's init waits to
-   * open runc's exec.fifo for writing; reading its first byte lets it exec the process; the fifo
-   * goes (runc tells "created" from "running" by it). undefined: not possible, run `runc start`.
-   */
-  async #startRunc(meta: Meta, id: string, bundleDir: string): Promise<ExecState | undefined> {
-    const fifo = join(meta.runtimeRoot, id, 'exec.fifo');
-    if (!(await this.#host.exists(fifo))) return undefined;
-    const pid = await this.#pid(join(bundleDir, BUNDLE_FILES.pid));
-    if (pid === undefined) return undefined;
-    const released = await this.#host.awaitFifoByte(fifo, 10_000, async () => (await this.#host.procState(pid)) === 'running');
-    if (!released) return undefined;
-    await this.#host.removeFile(fifo);
-    return { status: 'running', pid };
-  }
-
-  /**
-   * What `runc delete` does for a stopped container of ours (it costs ~10 ms): remove its cgroups
-   * (from runc's state.json) and its state dir. Our containers have their own pid namespace and no
-   * hooks, so nothing else is to do. false: not possible, run `runc delete`.
-   */
-  async #destroyRunc(root: string, id: string): Promise<boolean> {
-    try {
-      const text = await this.#host.readText(join(root, id, 'state.json'));
-      if (text === undefined) return false;
-      const state = JSON.parse(text) as { cgroup_paths?: Record<string, unknown>; init_process_pid?: unknown };
-      if (typeof state.init_process_pid === 'number' && (await this.#host.procState(state.init_process_pid)) === 'running') return false;
-      const paths = Object.values(state.cgroup_paths ?? {});
-      if (!paths.every((p): p is string => typeof p === 'string' && p.startsWith('/sys/fs/cgroup/') && !p.split('/').includes('..'))) return false;
-      for (const p of paths) await this.#host.removeCgroup(p);
-      await this.#host.removeTree(join(root, id));
-      return true;
-    } catch (err) {
-      this.#log.warn({ err, container: id }, 'removing the runc state directly failed; running runc delete');
-      return false;
-    }
-  }
-
-  async #forceRuntimeDelete(id: string, runtime: string, root = this.#paths.runtimeRoot): Promise<void> {
-    if (!(await this.#host.exists(join(root, id)))) return;
-    try {
-      await this.#host.exec.run([runtime, '--root', root, 'delete', '--force', id]);
-    } catch (e) {
-      if (e instanceof CommandError && /does not exist|not found/i.test(e.stderr)) return;
-      throw e;
-    }
-  }
-
   async #removeBundle(dir: string): Promise<void> {
-    for (const f of Object.values(BUNDLE_FILES)) await this.#host.removeFile(join(dir, f));
+    await Promise.all(Object.values(BUNDLE_FILES).map((f) => this.#host.removeFile(join(dir, f))));
     await this.#host.removeDir(dir);
   }
 
   // ---- restart ---------------------------------------------------------------------------
 
-  async restore(): Promise<{ recreated: string[]; removed: string[] }> {
-    // Runtime state no meta file owns is a crash's leftover (meta is written before conmon starts
-    // and removed after `runtime delete`): nothing the daemon can know about.
+  /** Runtime state no meta file owns is a crash's leftover (meta is written before conmon starts
+   *  and removed after the runtime's state): nothing the daemon can know about. Removed. */
+  async restore(): Promise<ReconcileReport> {
     const removed: string[] = [];
     const metas = new Set((await this.#host.list(this.#paths.meta)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
     for (const id of await this.#host.list(this.#paths.runtimeRoot)) {
@@ -473,10 +319,7 @@ class RuncDriver {
   async adopt(ids: readonly string[]): Promise<AdoptReport> {
     const known = new Set(ids.map((id) => safeId(id)));
     const states: Record<string, ExecState> = {};
-    for (const id of known) {
-      const meta = await this.#meta(id);
-      states[id] = await this.state(id, meta?.bundleDir ?? '');
-    }
+    for (const id of known) states[id] = await this.state(id, (await this.#meta(id))?.bundleDir ?? '');
     const candidates = new Set<string>();
     for (const n of await this.#host.list(this.#paths.meta)) if (n.endsWith('.json') && ID_RE.test(n.slice(0, -5))) candidates.add(n.slice(0, -5));
     for (const n of await this.#host.list(this.#paths.runtimeRoot)) if (ID_RE.test(n)) candidates.add(n);
@@ -500,11 +343,9 @@ class RuncDriver {
       await this.delete(id, meta.bundleDir);
       return;
     }
-    // no meta: only the runtime knows it; its state holds the init pid
-    const root = this.#paths.runtimeRoot;
-    const runtime = (await this.#bins()).runtime;
-    await this.#forceRuntimeDelete(id, runtime, root);
-    await this.#host.removeFile(join(this.#paths.exits, id));
+    // only the runtime knows it (its state holds the init pid): let it kill and remove
+    await this.#runtime.forceDelete((await this.#bins()).runtime, this.#paths.runtimeRoot, id);
+    await this.#exits.clear(id);
   }
 
   // ---- logs, attach, resize ----------------------------------------------------------------
@@ -520,12 +361,7 @@ class RuncDriver {
         const st = await this.state(id, meta.bundleDir);
         return st.status === 'running' || st.status === 'created';
       },
-      onExit: (cb) => {
-        const set = this.#waiters.get(id) ?? new Set<() => void>();
-        this.#waiters.set(id, set);
-        set.add(cb);
-        return () => set.delete(cb);
-      },
+      onExit: (cb) => this.#exits.subscribe(id, cb),
     });
   }
 
@@ -548,10 +384,4 @@ class RuncDriver {
       throw systemError(`resize the terminal of ${id}: ${(e as Error).message}`, e);
     }
   }
-
-  shutdown(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
-  }
 }
-
