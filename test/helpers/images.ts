@@ -22,6 +22,8 @@ export interface TarEntry {
   uid?: number;
   gid?: number;
   mtime?: Date;
+  devmajor?: number;
+  devminor?: number;
 }
 
 /** A tar (uncompressed) of the given entries, in order. */
@@ -43,6 +45,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
         gid: e.gid ?? 0,
         mtime: e.mtime ?? new Date('2024-01-01T00:00:00Z'),
         ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+        ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
       };
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (body) p.entry({ ...header, size: body.length }, body, cb);
