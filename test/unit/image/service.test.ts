@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import { unitDaemon } from '../../helpers/unit-daemon.js';
@@ -98,7 +98,7 @@ describe('images API', () => {
     expect(insp.Os).toBe('linux');
     // the id is the digest of the config blob
     const cfg = d.images.blobs.path(id);
-    expect(sha(require('node:fs').readFileSync(cfg))).toBe(id);
+    expect(sha(readFileSync(cfg))).toBe(id);
     // by short id and by id prefix too
     expect((await app.inject({ url: `/images/${id.slice(7, 19)}/json` })).statusCode).toBe(200);
     const miss = await app.inject({ url: '/images/nope/json' });
@@ -273,6 +273,15 @@ describe('images API', () => {
     expect(pr.SpaceReclaimed).toBe(1);
     expect(d.images.list().map((i) => i.repoTags[0]).sort()).toEqual(['busybox:latest', 'foo/bar:1']);
     expect(d.images.resolve('busybox').id).toBe(a.slice(7));
+  });
+
+  it('imports a zstd-compressed tar and answers history', async () => {
+    const zst = readFileSync(join(import.meta.dirname, 'fixtures/layer.tar.zst'))
+    const r = await importTar(zst, 'repo=zs&message=zstd%20it', 'application/x-tar');
+    expect(r.statusCode, r.body).toBe(200);
+    expect(d.images.resolve('zs').layers).toEqual(['sha256:b2ae8dce7f12c9985c91c0d6d734d2b8e8eec499d6ceb943b08639aa2d4be796']);
+    const h = (await app.inject({ url: '/images/zs/history' })).json() as { Id: string; Comment: string; Tags: string[]; Size: number }[];
+    expect(h).toEqual([{ Id: `sha256:${d.images.resolve('zs').id}`, Created: expect.any(Number), CreatedBy: '', Tags: ['zs:latest'], Size: d.images.resolve('zs').size, Comment: 'zstd it' }]);
   });
 
   it('mounts a rootfs for a container through the driver and removes it', async () => {
