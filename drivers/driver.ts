@@ -6,6 +6,7 @@ import type {
   ExecHandlerName,
   ExecState,
   Handler,
+  ProcessSpec,
   ImageHandlerName,
   NetworkHandlerName,
 } from './handlers.js';
@@ -53,6 +54,22 @@ export interface ExecDriver extends DriverBase<'exec', ExecHandlerName> {
   attach(containerId: string, bundleDir: string, opts: AttachOptions): Promise<AttachSession>;
   /** Resize the container's TTY (no-op error-free for a container without one). */
   resize(containerId: string, bundleDir: string, height: number, width: number): Promise<void>;
+  /** docker exec: run another process in a running container (`conmon --exec`). With `io`, its
+   *  stdio is attached before it runs (nothing is missed); without, its output is dropped (exec -d).
+   *  Resolves once the process runs; rejects with conflict when the container is not running and
+   *  invalid_parameter for a command not found. Sessions do not outlive the daemon's knowledge of
+   *  them: the exit code comes through the returned session only. */
+  exec(containerId: string, bundleDir: string, execId: string, process: ProcessSpec, io?: AttachOptions): Promise<ExecSession>;
+}
+
+export interface ExecSession {
+  /** Host pid of the process. */
+  readonly pid: number;
+  /** Its exit code (128+n for a signal; 255 if its supervisor vanished). */
+  readonly exitCode: Promise<number>;
+  resize(height: number, width: number): Promise<void>;
+  /** Detach the stdio; the process goes on. */
+  close(): void;
 }
 
 export type ExitListener = (containerId: string, exitCode: number, finishedAt: string) => void;

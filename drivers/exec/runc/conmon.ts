@@ -68,6 +68,75 @@ export function conmonArgv(a: ConmonArgs): string[] {
   ];
 }
 
+export interface ConmonExecArgs {
+  conmon: string;
+  containerId: string;
+  execId: string;
+  runtime: string;
+  runtimeRoot: string;
+  /** The session's own dir: process.json, pid files, attach socket, ctl fifo, exit file. */
+  sessionDir: string;
+  tty: boolean;
+  openStdin: boolean;
+  attach: boolean;
+}
+
+/** `conmon --exec`: `<runtime> exec --detach --process <sessionDir>/process.json <id>` under conmon.
+ *  With --exec-attach conmon says on the attach pipe when its socket is ready and waits for a
+ *  second word on the start pipe before it runs the process. Output is not logged (as Docker). */
+export function conmonExecArgv(a: ConmonExecArgs): string[] {
+  const s = (f: string) => `${a.sessionDir}/${f}`;
+  return [
+    a.conmon,
+    '--api-version',
+    '1',
+    '--cid',
+    a.containerId,
+    '--cuuid',
+    a.execId,
+    '--runtime',
+    a.runtime,
+    '--runtime-arg',
+    '--root',
+    '--runtime-arg',
+    a.runtimeRoot,
+    '--bundle',
+    a.sessionDir,
+    '--container-pidfile',
+    s(BUNDLE_FILES.pid),
+    '--conmon-pidfile',
+    s(BUNDLE_FILES.conmonPid),
+    '--exec',
+    '--exec-process-spec',
+    s(EXEC_PROCESS_FILE),
+    '--log-path',
+    'none',
+    '--exit-dir',
+    a.sessionDir,
+    '--full-attach',
+    '--socket-dir-path',
+    a.sessionDir,
+    '--log-level',
+    'error',
+    ...(a.attach ? ['--exec-attach'] : []),
+    ...(a.tty ? ['--terminal'] : []),
+    ...(a.openStdin ? ['--stdin'] : []),
+  ];
+}
+
+export const EXEC_PROCESS_FILE = 'process.json';
+
+/** The exit code conmon --exec reports at the end on the sync pipe. */
+export function parseSyncExit(line: string | undefined): number | undefined {
+  if (!line) return undefined;
+  try {
+    const m = JSON.parse(line) as { data?: unknown };
+    return typeof m.data === 'number' && m.data >= 0 ? m.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export type SyncMessage = { pid: number } | { error: string };
 
 /** Parse what conmon wrote on the sync pipe (one JSON object per line). */

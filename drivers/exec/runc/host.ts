@@ -23,6 +23,19 @@ export interface ConmonStart {
   code: number | null;
 }
 
+/** A started `conmon --exec`: its pipes (node's stdio socketpairs, as fds 3–5 in conmon). */
+export interface ConmonExec {
+  /** Next JSON line conmon wrote on the sync pipe; undefined at its end or after `timeoutMs` (< 0: none). */
+  nextSync(timeoutMs: number): Promise<string | undefined>;
+  /** Next line on the attach pipe (conmon's "attach socket ready"). */
+  nextAttach(timeoutMs: number): Promise<string | undefined>;
+  /** One write to the start pipe (conmon reads it once at start and, with --exec-attach, once more
+   *  before it runs the runtime). */
+  start(): void;
+  /** Stop listening (the session goes on). */
+  close(): void;
+}
+
 export interface LogFile {
   size(): Promise<number>;
   read(position: number, length: number): Promise<Buffer>;
@@ -47,6 +60,8 @@ export interface ExecHost {
   which(program: string): Promise<string>;
   /** Start conmon; resolve when it has reported on the sync pipe (or its first process failed). */
   spawnConmon(argv: readonly string[], timeoutMs: number): Promise<ConmonStart>;
+  /** Start `conmon --exec` with a sync pipe, a start pipe and (attach) an attach pipe. */
+  spawnConmonExec(argv: readonly string[], attach: boolean): ConmonExec;
   readText(path: string): Promise<string | undefined>;
   /** Read `path` inside `root` with every symlink resolved inside root (never the host's files). */
   readInRoot(root: string, path: string): Promise<string | undefined>;
@@ -153,6 +168,35 @@ export function realExecHost(exec: Exec): ExecHost {
           maybeDone();
         });
       });
+    },
+
+    spawnConmonExec(argv, attach) {
+      const [file, ...args] = argv;
+      const child = spawn(file!, args, {
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', ...(attach ? (['pipe'] as const) : [])],
+        env: {
+          PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+          _OCI_SYNCPIPE: '3',
+          _OCI_STARTPIPE: '4',
+          ...(attach ? { _OCI_ATTACHPIPE: '5' } : {}),
+        },
+      });
+      child.on('error', () => {});
+      const pipes = child.stdio as unknown as (NodeJS.ReadableStream & NodeJS.WritableStream & { destroy(): void })[];
+      const sync = lineReader(pipes[3]!);
+      const att = attach ? lineReader(pipes[5]!) : undefined;
+      const startPipe = pipes[4]!;
+      startPipe.on('error', () => {});
+      return {
+        nextSync: (ms) => sync.next(ms),
+        nextAttach: (ms) => (att ? att.next(ms) : Promise.resolve(undefined)),
+        start: () => void startPipe.write('0'),
+        close: () => {
+          sync.close();
+          att?.close();
+          startPipe.destroy();
+        },
+      };
     },
 
     async readText(path) {
@@ -359,6 +403,47 @@ export function realExecHost(exec: Exec): ExecHost {
           await new Promise((r) => setTimeout(r, 10));
         }
       }
+    },
+  };
+}
+
+/** Lines of a stream, one at a time. */
+function lineReader(stream: NodeJS.ReadableStream): { next(timeoutMs: number): Promise<string | undefined>; close(): void } {
+  const lines: string[] = [];
+  let buf = '';
+  let ended = false;
+  let wake: (() => void) | undefined;
+  stream.on('data', (c: Buffer) => {
+    buf += c.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+    wake?.();
+  });
+  const end = () => {
+    ended = true;
+    wake?.();
+  };
+  stream.on('end', end);
+  stream.on('error', end);
+  stream.on('close', end);
+  return {
+    async next(timeoutMs) {
+      for (;;) {
+        if (lines.length) return lines.shift();
+        if (ended) return undefined;
+        const woke = await new Promise<boolean>((resolve) => {
+          wake = () => resolve(true);
+          if (timeoutMs >= 0) setTimeout(() => resolve(false), timeoutMs).unref();
+        });
+        wake = undefined;
+        if (!woke) return undefined;
+      }
+    },
+    close() {
+      (stream as NodeJS.ReadableStream & { destroy?(): void }).destroy?.();
+      end();
     },
   };
 }

@@ -5,13 +5,13 @@
 // <execRoot>/<runtime>/ the runtime's --root; <execRoot>/exec/exits/<id> exit codes;
 // <execRoot>/exec/meta/<id>.json what the driver needs to manage <id> again after a restart.
 import { join } from 'node:path';
-import type { AdoptReport, AttachOptions, AttachSession, DriverContext, ExecDriver, LogEntry, LogOptions } from '../../driver.js';
+import type { AdoptReport, AttachOptions, AttachSession, DriverContext, ExecDriver, ExecSession, LogEntry, LogOptions } from '../../driver.js';
 import type { ReconcileReport } from '../../types.js';
-import type { ContainerSpec, ExecState, HandlerIn, Job } from '../../handlers.js';
+import type { ContainerSpec, ExecState, HandlerIn, Job, ProcessSpec } from '../../handlers.js';
 import { conflict, invalidParameter, isBerthError, notFound, systemError, wrap } from '../../errors.js';
 import { safeId } from '../../names.js';
 import type { Log } from '../../log.js';
-import { buildConfig, nofileFor, parseNofileHard, validateSpec } from './spec.js';
+import { buildConfig, nofileFor, parseNofileHard, validateProcess, validateSpec } from './spec.js';
 import { needsLookup, resolveUser } from './user.js';
 import { BUNDLE_FILES, conmonArgv, parseSync, runtimeError } from './conmon.js';
 import { realExecHost, type ExecHost } from './host.js';
@@ -20,6 +20,7 @@ import { readLogs } from './logs.js';
 import { attachTo } from './attach.js';
 import { ExitWatcher } from './exits.js';
 import { RuntimeOps, execFifo } from './runtime.js';
+import { startExecSession } from './exec-session.js';
 
 /** What the driver keeps per container, so a new instance (after a restart) can manage it. */
 interface Meta {
@@ -45,6 +46,8 @@ interface Paths {
   runtimeRoot: string;
   exits: string;
   meta: string;
+  /** One dir per `docker exec` session. */
+  sessions: string;
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -62,6 +65,7 @@ export async function createRuncDriver(ctx: DriverContext, host: ExecHost, opts:
     runtimeRoot: join(execRoot, runtimeName.split('/').pop()!),
     exits: join(execRoot, 'exec', 'exits'),
     meta: join(execRoot, 'exec', 'meta'),
+    sessions: join(execRoot, 'exec', 'sessions'),
   };
   for (const p of Object.values(paths)) await host.mkdirp(p);
   const nofile = nofileFor(parseNofileHard(await host.readText('/proc/self/limits')));
@@ -113,6 +117,7 @@ class RuncDriver {
       logs: (id, logPath, o) => this.logs(id, logPath, o ?? {}),
       attach: (id, bundleDir, o) => this.attach(id, bundleDir, o),
       resize: (id, bundleDir, h, w) => this.resize(id, bundleDir, h, w),
+      exec: (id, bundleDir, execId, process, io) => this.exec(id, bundleDir, execId, process, io),
     };
   }
 
@@ -313,6 +318,14 @@ class RuncDriver {
       await this.#removeLeftover(id);
       removed.push(`runtime state of ${id.slice(0, 12)}`);
     }
+    // exec sessions of an earlier daemon whose process has ended (nobody else removes them)
+    for (const s of await this.#host.list(this.#paths.sessions)) {
+      const dir = join(this.#paths.sessions, s);
+      const cpid = await this.#pid(join(dir, BUNDLE_FILES.conmonPid));
+      if (cpid !== undefined && (await this.#host.procState(cpid)) === 'running') continue;
+      await this.#host.removeTree(dir);
+      removed.push(`exec session ${s.slice(0, 12)}`);
+    }
     return { recreated: [], removed };
   }
 
@@ -369,6 +382,25 @@ class RuncDriver {
     safeId(idIn);
     if (!bundleDir.startsWith('/')) throw invalidParameter(`bundle dir must be absolute: ${bundleDir}`);
     return attachTo(this.#host, bundleDir, o);
+  }
+
+  async exec(idIn: string, bundleDir: string, execId: string, process: ProcessSpec, io: AttachOptions | undefined): Promise<ExecSession> {
+    const id = safeId(idIn);
+    safeId(execId);
+    validateProcess(process);
+    const st = await this.state(id, bundleDir);
+    if (st.status !== 'running') throw conflict(`container ${id} is not running`);
+    const meta = await this.#meta(id);
+    if (!meta) throw conflict(`container ${id} is not running`);
+    const bins = await this.#bins();
+    return startExecSession(
+      { host: this.#host, log: this.#log, conmon: bins.conmon, runtime: meta.runtime, runtimeRoot: meta.runtimeRoot, nofile: this.#nofile },
+      id,
+      meta.bundleDir,
+      join(this.#paths.sessions, execId),
+      process,
+      io,
+    );
   }
 
   async resize(idIn: string, bundleDir: string, height: number, width: number): Promise<void> {

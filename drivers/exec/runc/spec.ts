@@ -2,7 +2,7 @@
 // capability set, mounts, masked and read-only paths, device rules). PURE: the user is resolved by
 // the caller (user.ts), and nothing here reads or writes a file.
 import { posix } from 'node:path';
-import type { ContainerSpec } from '../../handlers.js';
+import type { ContainerSpec, ProcessSpec } from '../../handlers.js';
 import { invalidParameter } from '../../errors.js';
 import { safeId } from '../../names.js';
 import type { ResolvedUser } from './user.js';
@@ -158,20 +158,24 @@ export function validateSpec(spec: ContainerSpec): void {
   checkPath('resolv.conf file', spec.files.resolvConf);
   checkPath('hostname file', spec.files.hostname);
   signalNumber(spec.stopSignal);
-  const p = spec.process;
+  validateProcess(spec.process);
+}
+
+/** The process part alone (also what `docker exec` runs). */
+export function validateProcess(p: ProcessSpec): void {
   if (!Array.isArray(p.args) || p.args.length === 0 || p.args[0] === '') throw invalidParameter('No command specified');
   for (const a of p.args) if (typeof a !== 'string' || a.includes('\0')) throw invalidParameter('a command argument holds a NUL byte');
   for (const e of p.env) {
     if (typeof e !== 'string' || e.includes('\0')) throw invalidParameter('an environment entry holds a NUL byte');
     if (e.indexOf('=') < 1) throw invalidParameter(`invalid environment variable: ${e}`);
   }
-  if (!p.cwd.startsWith('/')) throw invalidParameter(`the working directory '${p.cwd}' is invalid, it needs to be an absolute path`);
+  if (typeof p.cwd !== 'string' || !p.cwd.startsWith('/')) throw invalidParameter(`the working directory '${p.cwd}' is invalid, it needs to be an absolute path`);
   checkPath('working directory', posix.normalize(p.cwd).replace(/(.)\/$/, '$1'));
   parseUserSpec(p.user);
 }
 
 /** Add the environment Docker's runtime side adds when absent: PATH, HOSTNAME, TERM (TTY), HOME. */
-export function processEnv(spec: ContainerSpec, user: ResolvedUser): string[] {
+export function processEnv(spec: { hostname: string; process: ProcessSpec }, user: ResolvedUser): string[] {
   const env = [...spec.process.env];
   const has = (k: string) => env.some((e) => e.startsWith(`${k}=`));
   if (!has('PATH')) env.unshift(DEFAULT_PATH);
@@ -179,6 +183,21 @@ export function processEnv(spec: ContainerSpec, user: ResolvedUser): string[] {
   if (spec.process.tty && !has('TERM')) env.push('TERM=xterm');
   if (!has('HOME')) env.push(`HOME=${user.home}`);
   return env;
+}
+
+/** config.json's `process` (and what `runc exec --process` takes). */
+export function buildProcess(process: ProcessSpec, hostname: string, user: ResolvedUser, nofile: number): OciConfig['process'] {
+  const caps = [...DEFAULT_CAPS];
+  return {
+    terminal: process.tty,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    args: [...process.args],
+    env: processEnv({ hostname, process }, user),
+    cwd: posix.normalize(process.cwd),
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+    noNewPrivileges: false,
+  };
 }
 
 export interface BuildOptions {
@@ -191,21 +210,11 @@ export interface BuildOptions {
 /** The config.json of a container. */
 export function buildConfig(spec: ContainerSpec, user: ResolvedUser, opts: BuildOptions): OciConfig {
   const bind = (destination: string, source: string): OciMount => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
-  const caps = [...DEFAULT_CAPS];
   const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (spec.netnsPath !== undefined) namespaces.push({ type: 'network', path: spec.netnsPath });
   return {
     ociVersion: OCI_VERSION,
-    process: {
-      terminal: spec.process.tty,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      args: [...spec.process.args],
-      env: processEnv(spec, user),
-      cwd: posix.normalize(spec.process.cwd),
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: opts.nofile, soft: opts.nofile }],
-      noNewPrivileges: false,
-    },
+    process: buildProcess(spec.process, spec.hostname, user, opts.nofile),
     root: { path: spec.rootfs, readonly: false },
     hostname: spec.hostname,
     mounts: [

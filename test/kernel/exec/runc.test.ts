@@ -3,7 +3,7 @@
 // Everything made is removed in afterAll, even after a failure (containers by `exec_delete`, and
 // the global teardown kills registered pids).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -26,6 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** busybox with an applet symlink each, a passwd and group of our own. */
 function makeRootfs(dir: string, applets: string[]): void {
   for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root']) mkdirSync(join(dir, d), { recursive: true });
+  chmodSync(join(dir, 'tmp'), 0o1777);
   copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
   for (const a of applets) if (a !== 'busybox' && !existsSync(join(dir, 'bin', a))) symlinkSync('busybox', join(dir, 'bin', a));
   writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
@@ -304,6 +305,65 @@ describe.skipIf(!isRoot)(`exec/runc on the real runc and conmon${skipReason ? ` 
     expect(existsSync(join(dir, 'run', 'runc', id))).toBe(false);
     expect(existsSync(join(dir, 'run', 'exec', 'meta', `${id}.json`))).toBe(false);
     made.delete(id);
+  });
+
+  it('exec (docker exec): output of both streams, the exit code, -d, a missing command, a stopped container', async () => {
+    const id = newId();
+    await create(spec(id, { args: ['sleep', '1000'] }));
+    await start(id);
+    const sessions = join(dir, 'run', 'exec', 'sessions');
+    const got: [string, string][] = [];
+    const s1 = await driver.exec(id, bundle(id), newId(), { args: ['sh', '-c', 'echo out; echo err >&2; exit 7'], env: ['PATH=/bin'], cwd: '/tmp', user: 'nobody', tty: false, openStdin: false }, {
+      onOutput: (stream, chunk) => got.push([stream, chunk.toString()]),
+    });
+    expect(s1.pid).toBeGreaterThan(0);
+    expect(await s1.exitCode).toBe(7);
+    expect(got.filter(([s]) => s === 'stdout').map(([, t]) => t).join('')).toBe('out\n');
+    expect(got.filter(([s]) => s === 'stderr').map(([, t]) => t).join('')).toBe('err\n');
+    // detached: no stdio; its effect is visible to the next one
+    const s2 = await driver.exec(id, bundle(id), newId(), { args: ['sh', '-c', 'id -u > /tmp/who'], env: [], cwd: '/', user: 'nobody', tty: false, openStdin: false });
+    expect(await s2.exitCode).toBe(0);
+    let out = '';
+    const s3 = await driver.exec(id, bundle(id), newId(), { args: ['cat', '/tmp/who'], env: [], cwd: '/', user: '', tty: false, openStdin: false }, {
+      onOutput: (_s, c) => (out += c.toString()),
+    });
+    expect(await s3.exitCode).toBe(0);
+    expect(out).toBe('65534\n');
+    const err = await driver
+      .exec(id, bundle(id), newId(), { args: ['no-such-command'], env: [], cwd: '/', user: '', tty: false, openStdin: false }, { onOutput: () => {} })
+      .catch((e: unknown) => e);
+    expect(isBerthError(err, 'invalid_parameter')).toBe(true);
+    expect((err as Error).message).toMatch(/executable file not found/);
+    await waitFor(() => readdirSync(sessions).length === 0);
+    // the container's own exit is not disturbed by the sessions
+    expect(exits.find((e) => e.id === id)).toBeUndefined();
+    expect((await state(id)).status).toBe('running');
+    await del(id);
+    const stopped = await driver.exec(id, bundle(id), newId(), { args: ['true'], env: [], cwd: '/', user: '', tty: false, openStdin: false }).catch((e: unknown) => e);
+    expect(isBerthError(stopped, 'conflict')).toBe(true);
+  });
+
+  it('exec -it: a TTY, stdin, resize', async () => {
+    const id = newId();
+    await create(spec(id, { args: ['sleep', '1000'] }));
+    await start(id);
+    let out = '';
+    const stdin = new PassThrough();
+    const s = await driver.exec(id, bundle(id), newId(), { args: ['sh', '-c', 'read x; stty size; exec cat'], env: [], cwd: '/', user: '', tty: true, openStdin: true }, {
+      stdin,
+      onOutput: (stream, c) => {
+        expect(stream).toBe('stdout');
+        out += c.toString();
+      },
+    });
+    await s.resize(33, 77);
+    stdin.write('go\n');
+    await waitFor(() => out.includes('33 77'));
+    stdin.write('ping\n');
+    await waitFor(() => out.split('ping').length >= 3);
+    stdin.write('\x04');
+    expect(await s.exitCode).toBe(0);
+    await del(id);
   });
 
   it('after delete: no process, no runtime state, no cgroup, no bundle, no exit file', async () => {

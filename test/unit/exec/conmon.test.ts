@@ -1,6 +1,6 @@
 // conmon.ts: the command line, the sync-pipe answers, the classification of runtime errors.
 import { describe, expect, it } from 'vitest';
-import { conmonArgv, parseSync, runtimeError, runtimeMessage } from '../../../drivers/exec/runc/conmon.js';
+import { conmonArgv, conmonExecArgv, parseSync, parseSyncExit, runtimeError, runtimeMessage } from '../../../drivers/exec/runc/conmon.js';
 import { isBerthError } from '../../../drivers/errors.js';
 
 const base = {
@@ -41,6 +41,20 @@ describe('conmonArgv', () => {
     expect(conmonArgv({ ...base, tty: true }).slice(-1)).toEqual(['--terminal']);
     expect(conmonArgv({ ...base, openStdin: true }).slice(-2)).toEqual(['--stdin', '--leave-stdin-open']);
     expect(conmonArgv({ ...base, openStdin: true, stdinOnce: true }).slice(-1)).toEqual(['--stdin']);
+  });
+});
+
+describe('conmonExecArgv', () => {
+  it('runs `<runtime> exec` on the container with a process.json, a session dir, no log, attach on request', () => {
+    const a = { conmon: '/usr/bin/conmon', containerId: 'a'.repeat(64), execId: 'b'.repeat(64), runtime: '/usr/sbin/runc', runtimeRoot: '/run/berth/runc', sessionDir: '/run/berth/exec/sessions/bbb', tty: true, openStdin: true, attach: true };
+    const argv = conmonExecArgv(a);
+    expect(argv.join(' ')).toContain(`--cid ${a.containerId} --cuuid ${a.execId}`);
+    expect(argv.join(' ')).toContain('--exec --exec-process-spec /run/berth/exec/sessions/bbb/process.json --log-path none --exit-dir /run/berth/exec/sessions/bbb');
+    expect(argv.slice(-3)).toEqual(['--exec-attach', '--terminal', '--stdin']);
+    expect(conmonExecArgv({ ...a, attach: false, tty: false, openStdin: false }).slice(-2)).toEqual(['--log-level', 'error']);
+    expect(parseSyncExit('{"data": 3}')).toBe(3);
+    expect(parseSyncExit('{"data": 0}')).toBe(0);
+    expect(parseSyncExit(undefined)).toBeUndefined();
   });
 });
 

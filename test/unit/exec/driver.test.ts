@@ -158,6 +158,32 @@ describe('exec/runc driver on a fake host', () => {
     expect(await host.exists(`/run/berth/runc/${ID2}`)).toBe(false);
   });
 
+  it('exec (docker exec): process.json in a session dir of its own, the exit code from conmon; bad input and stopped containers refused', async () => {
+    await d.handlers.exec_create({ spec: spec() }, job());
+    await d.handlers.exec_start(h(), job());
+    const EXEC = 'ef'.repeat(32);
+    host.execExit = 5;
+    const s = await d.exec(ID, BUNDLE(ID), EXEC, { args: ['ls', '-l'], env: ['A=1'], cwd: '/tmp', user: '0:0', tty: false, openStdin: false });
+    expect(s.pid).toBeGreaterThan(0);
+    const proc = JSON.parse(host.files.get(`/run/berth/exec/sessions/${EXEC}/process.json`)!);
+    expect(proc).toMatchObject({ args: ['ls', '-l'], cwd: '/tmp', user: { uid: 0, gid: 0 }, terminal: false });
+    expect(proc.env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=1', 'HOSTNAME=web', 'HOME=/root']);
+    const argv = host.calls.find((c) => c.startsWith('conmon-exec'))!;
+    expect(argv).toContain(`--cid ${ID} --cuuid ${EXEC}`);
+    expect(argv).toContain(`--exec --exec-process-spec /run/berth/exec/sessions/${EXEC}/process.json --log-path none`);
+    host.endExec();
+    expect(await s.exitCode).toBe(5);
+    expect(await host.exists(`/run/berth/exec/sessions/${EXEC}`)).toBe(false);
+    const before = host.tree();
+    await expect(d.exec(ID, BUNDLE(ID), EXEC, { args: [], env: [], cwd: '/', user: '', tty: false, openStdin: false })).rejects.toThrow(/No command specified/);
+    await expect(d.exec(ID, BUNDLE(ID), 'x', { args: ['ls'], env: [], cwd: '/', user: '', tty: false, openStdin: false })).rejects.toThrow(/invalid object id/);
+    expect(host.tree()).toEqual(before);
+    host.exit(1000, 0);
+    await expect(d.exec(ID, BUNDLE(ID), EXEC, { args: ['ls'], env: [], cwd: '/', user: '', tty: false, openStdin: false })).rejects.toSatisfy((e) =>
+      isBerthError(e, 'conflict'),
+    );
+  });
+
   it('resize and attach of a container that is not running are conflicts', async () => {
     await expect(d.resize(ID, BUNDLE(ID), 24, 80)).rejects.toSatisfy((e) => isBerthError(e, 'conflict'));
     await expect(d.resize(ID, BUNDLE(ID), -1, 80)).rejects.toSatisfy((e) => isBerthError(e, 'invalid_parameter'));

@@ -65,6 +65,27 @@ export class FakeExecHost implements ExecHost {
   }
   readonly #conmons = new Map<number, { id: string; cpid: number; exitDir: string }>();
 
+  /** conmon --exec: reports a pid at once and the exit code `execExit` after the start words. */
+  execExit = 0;
+  /** Ends the running exec session (its process exits with execExit). */
+  endExec: () => void = () => {};
+  spawnConmonExec(argv: readonly string[], attach: boolean) {
+    this.calls.push(`conmon-exec ${argv.slice(1).join(' ')}`);
+    const ended = new Promise<void>((r) => (this.endExec = r));
+    const lines = [`{"data": ${this.#nextPid++}}`];
+    let starts = 0;
+    return {
+      nextSync: async () => {
+        if (lines.length) return lines.shift();
+        await ended;
+        return `{"data": ${this.execExit}}`;
+      },
+      nextAttach: async () => (attach && starts >= 1 ? '{"data": 0}' : undefined),
+      start: () => void starts++,
+      close: () => {},
+    };
+  }
+
   /** The container process `pid` ends with `code`: conmon writes the exit file and goes. */
   exit(pid: number, code: number): void {
     const c = this.#conmons.get(pid);
