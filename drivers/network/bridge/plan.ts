@@ -34,16 +34,22 @@ export function bridgeLines(bridge: string, gatewayCidr: string, opts: { create:
 export function sandboxLines(s: { netns: string; hostIf: string; bridge: string; ifName: string; newNetns: boolean }): string[] {
   return [
     ...(s.newNetns ? [`netns add ${s.netns}`] : []),
-    `link add ${s.hostIf} master ${s.bridge} up type veth peer name ${s.ifName} netns ${s.netns}`,
+    `link add ${s.hostIf} master ${s.bridge} type veth peer name ${s.ifName} netns ${s.netns}`,
+    // No IPv6 link-local address (the network is IPv4): no DAD, router solicitations or MLD
+    // reports flooded to every port of the bridge each time a container starts.
+    `link set dev ${s.hostIf} addrgenmode none`,
     `link set dev ${s.hostIf} type bridge_slave hairpin on`,
+    `link set ${s.hostIf} up`,
   ];
 }
 
-/** Inside the container's netns: the endpoint's MAC, address, up, lo up, default route. */
+/** Inside the container's netns: no IPv6 link-local, the endpoint's MAC, address, up, lo up,
+ *  default route. */
 export function configLines(c: { ifName: string; rename?: string; mac: string; cidr: string; gateway: string; defaultRoute: boolean }): string[] {
   const dev = c.rename ?? c.ifName;
   return [
     ...(c.rename ? [`link set dev ${c.ifName} name ${c.rename}`] : []),
+    `link set dev ${dev} addrgenmode none`,
     `link set dev ${dev} address ${c.mac}`,
     `addr add ${c.cidr} dev ${dev}`,
     `link set ${dev} up`,

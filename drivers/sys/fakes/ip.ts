@@ -14,6 +14,7 @@ export interface FakeLink {
   mac: string;
   addrs: string[];
   hairpin?: boolean;
+  addrgenmode?: string;
   mtu: number;
   /** The other end of a veth: netns ('' = the daemon's) and name. */
   peer?: { ns: string; name: string };
@@ -185,6 +186,12 @@ export class FakeIp implements Ip {
       if (arg('type') === 'bridge_slave') {
         if (!l.master) throw new Error('RTNETLINK answers: Operation not supported');
         l.hairpin = arg('hairpin') === 'on';
+        return;
+      }
+      const agm = arg('addrgenmode');
+      if (agm) {
+        if (l.up) throw new Error('fake ip: set addrgenmode before the link is up');
+        l.addrgenmode = agm;
         return;
       }
       if (w.includes('up')) l.up = true;

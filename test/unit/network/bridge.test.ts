@@ -104,7 +104,8 @@ describe('bridge driver: a container start', () => {
     expect(inNs.find((l) => l.name === 'eth0')).toMatchObject({ up: true, mac: '02:42:ac:11:00:02', addrs: ['172.17.0.2/16'] });
     expect(inNs.find((l) => l.name === 'lo')!.up).toBe(true);
     expect(s.fake.ip.ns.get((ep.netns as { name: string }).name)!.routes).toEqual(['default via 172.17.0.1']);
-    expect(s.fake.ip.links().find((l) => l.name === ep.hostIfName)).toMatchObject({ master: 'bt0', up: true, hairpin: true });
+    expect(s.fake.ip.links().find((l) => l.name === ep.hostIfName)).toMatchObject({ master: 'bt0', up: true, hairpin: true, addrgenmode: 'none' });
+    expect(inNs.find((l) => l.name === 'eth0')!.addrgenmode).toBe('none');
     expect(s.fake.ports.held).toEqual(new Set(['tcp/0.0.0.0/8080', 'udp/0.0.0.0/5353']));
     const tag = `"bt:${ep.id.slice(0, 12)}"`;
     expect(s.fake.iptables.dump().filter((l) => l.includes(tag))).toHaveLength(6); // 2 DNAT, 2 hairpin, 2 accept
@@ -177,6 +178,38 @@ describe('bridge driver: a container start', () => {
     const snap = fake.ip.snapshot();
     expect(await err(start(s))).toEqual(['conflict', "no available IPv4 addresses on this network's address pools: 10.77.0.0/30"]);
     expect(fake.ip.snapshot()).toBe(snap);
+  });
+});
+
+describe('bridge driver: a second network', () => {
+  it("adds an interface to the container's netns (2 ip executions), no default route; release removes only it", async () => {
+    const s = await setup();
+    const first = (await start(s)).ep;
+    const net2: NetworkRecord = await s.engine.run('create_network', 'bridge', {
+      id: hex(),
+      spec: { name: 'user1', driver: 'bridge', options: { 'com.docker.network.bridge.name': 'bt1' } },
+    });
+    await s.records.put('network', net2);
+    expect(net2.ipam[0]!.subnet).toBe('172.18.0.0/16'); // 172.17/16 is the default network's
+    s.fake.execs.length = 0;
+    const ep2 = await s.engine.run('allocate_interface', 'bridge', {
+      network: net2,
+      container: first.container,
+      endpointId: hex(),
+      request: { netns: first.netns, ifName: 'eth1' },
+    });
+    expect(s.fake.execs).toEqual([['ip', 'batch'], ['ip', 'batch']]);
+    expect(ep2).toMatchObject({ ownsNetns: false, ifName: 'eth1', ipv4: '172.18.0.2/16', netns: first.netns, hostIfName: s.ctx.names.hostVeth(ep2.id) });
+    const ns = (first.netns as { name: string }).name;
+    expect(s.fake.ip.links(ns).map((l) => l.name).sort()).toEqual(['eth0', 'eth1', 'lo']);
+    expect(s.fake.ip.ns.get(ns)!.routes).toEqual(['default via 172.17.0.1']);
+    expect(s.fake.ip.links().find((l) => l.name === ep2.hostIfName)!.master).toBe('bt1');
+    await s.engine.run('release_interface', 'bridge', { network: net2, endpoint: ep2 });
+    expect(s.fake.ip.links(ns).map((l) => l.name).sort()).toEqual(['eth0', 'lo']);
+    expect(s.fake.ip.links().some((l) => l.name === ep2.hostIfName)).toBe(false);
+    await s.engine.run('delete_network', 'bridge', { network: net2 });
+    expect(s.fake.ip.links().some((l) => l.name === 'bt1')).toBe(false);
+    expect(s.fake.iptables.dump().some((l) => l.includes(net2.id.slice(0, 12)))).toBe(false);
   });
 });
 
