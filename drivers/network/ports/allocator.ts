@@ -92,24 +92,23 @@ export class PortAllocator {
     );
   }
 
-  /** Bind (tcp/udp) and record; 'busy' if a host process holds the port. */
+  /** Record, then bind (tcp/udp); 'busy' if a host process holds the port. The reservation is
+   *  made before the bind is awaited, so concurrent allocations never pick the same port. */
   async #try(owner: string, proto: Proto, ip: string, port: number): Promise<Reservation | 'busy'> {
-    let held: HeldPort | undefined;
-    if (proto !== 'sctp') {
-      try {
-        held = await this.#holder.hold(proto, ip, port);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' || code === 'EACCES') return 'busy';
-        if (code === 'EADDRNOTAVAIL')
-          throw invalidParameter(`listen ${proto}4 ${shown(ip)}:${port}: bind: cannot assign requested address`, e);
-        throw systemError(`bind ${proto} ${shown(ip)}:${port}: ${(e as Error).message}`, e);
-      }
-    }
-    const r: Reservation = { owner, proto, hostIp: ip, hostPort: port, held };
+    const r: Reservation = { owner, proto, hostIp: ip, hostPort: port, held: undefined };
     const key = `${proto}/${port}`;
     this.#byPort.set(key, [...(this.#byPort.get(key) ?? []), r]);
-    return r;
+    if (proto === 'sctp') return r;
+    try {
+      r.held = await this.#holder.hold(proto, ip, port);
+      return r;
+    } catch (e) {
+      await this.#drop(r);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') return 'busy';
+      if (code === 'EADDRNOTAVAIL') throw invalidParameter(`listen ${proto}4 ${shown(ip)}:${port}: bind: cannot assign requested address`, e);
+      throw systemError(`bind ${proto} ${shown(ip)}:${port}: ${(e as Error).message}`, e);
+    }
   }
 
   async #drop(r: Reservation): Promise<void> {

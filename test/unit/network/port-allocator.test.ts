@@ -104,3 +104,13 @@ describe('PortAllocator', () => {
     expect(pa.taken('tcp', '', 9000)).toBe(true);
   });
 });
+
+describe('PortAllocator under concurrency', () => {
+  it('two concurrent allocations never get the same port (sctp has no socket to arbitrate)', async () => {
+    const { pa } = make([41000, 41001]);
+    const [a, b] = await Promise.all([pa.allocate('a', [req(0, { proto: 'sctp' })]), pa.allocate('b', [req(0, { proto: 'sctp' })])]);
+    expect(a[0]!.hostPort).not.toBe(b[0]!.hostPort);
+    const r = await Promise.allSettled([pa.allocate('c', [req(7000)]), pa.allocate('d', [req(7000)])]);
+    expect(r.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
+  });
+});
