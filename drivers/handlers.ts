@@ -90,6 +90,8 @@ export interface HandlerTypes {
   image_remove_layer: { in: { diffId: string }; out: void };
   image_mount: { in: { containerId: string; layers: string[] }; out: { rootfs: string } };
   image_unmount: { in: { containerId: string; remove: boolean }; out: void };
+  /** Unmount and remove every container rootfs whose id is not in `keep` (orphans of a crash). */
+  image_prune: { in: { keep: string[] }; out: { removed: string[] } };
   // exec
   exec_create: { in: { spec: ContainerSpec }; out: ExecState };
   exec_start: { in: { containerId: string; bundleDir: string }; out: ExecState };
@@ -126,7 +128,7 @@ export const networkHandlers = [
   'link',
   'unlink',
 ] as const satisfies readonly HandlerName[];
-export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_mount', 'image_unmount'] as const satisfies readonly HandlerName[];
+export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_mount', 'image_unmount', 'image_prune'] as const satisfies readonly HandlerName[];
 export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_stop', 'exec_delete'] as const satisfies readonly HandlerName[];
 
 export type NetworkHandlerName = (typeof networkHandlers)[number];

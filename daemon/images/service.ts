@@ -145,6 +145,14 @@ export class ImageService {
     await this.#d.engine.run('image_unmount', this.driver, { containerId, remove: opts.remove }, parent);
   }
 
+  /** Remove the rootfs (mounts, upper dirs, copies) of every container not in `keep`: call after
+   *  the container records are loaded, to clear what a crash between rm and clean-up left. */
+  async pruneRootfs(keep: string[], parent?: Job): Promise<string[]> {
+    const { removed } = await this.#d.engine.run('image_prune', this.driver, { keep }, parent);
+    if (removed.length) this.#d.log.info({ removed }, 'removed container rootfs no container owns');
+    return removed;
+  }
+
   // ---- import ----------------------------------------------------------------------------------
 
   /** docker import: `body` is a rootfs tar (plain or gzip) that becomes a one-layer image. */

@@ -1,7 +1,7 @@
 // overlay: each layer unpacked once (whiteouts as overlayfs wants them); a container's rootfs is an
 // overlayfs mount with the image's layers as lowerdir (top first, by short l/ links) and an upper
 // and work dir of its own, under <data-root>/image/overlay/containers/<id>/{upper,work,merged}.
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DriverFactory, ImageDriver } from '../../driver.js';
 import { safeId } from '../../names.js';
@@ -55,6 +55,17 @@ const overlay: DriverFactory = (ctx): ImageDriver => {
         const merged = join(cdir, 'merged');
         if (await isMounted(merged)) await mounts.unmount(merged);
         if (remove) await rm(cdir, { recursive: true, force: true });
+      },
+      async image_prune({ keep }) {
+        const removed: string[] = [];
+        for (const id of await readdir(join(root, 'containers')).catch(() => [] as string[])) {
+          if (keep.includes(id) || !/^[0-9a-f]{64}$/.test(id)) continue;
+          const merged = join(containerDir(id), 'merged');
+          if (await isMounted(merged)) await mounts.unmount(merged);
+          await rm(containerDir(id), { recursive: true, force: true });
+          removed.push(id);
+        }
+        return { removed };
       },
     },
     async restore() {

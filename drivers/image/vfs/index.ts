@@ -51,6 +51,15 @@ const vfs: DriverFactory = (ctx): ImageDriver => {
       async image_unmount({ containerId, remove }) {
         if (remove) await rm(containerDir(containerId), { recursive: true, force: true });
       },
+      async image_prune({ keep }) {
+        const removed: string[] = [];
+        for (const id of await readdir(join(root, 'containers')).catch(() => [] as string[])) {
+          if (keep.includes(id) || !/^[0-9a-f]{64}$/.test(id)) continue;
+          await rm(containerDir(id), { recursive: true, force: true });
+          removed.push(id);
+        }
+        return { removed };
+      },
     },
     async restore() {
       const removed = await layers.sweep();

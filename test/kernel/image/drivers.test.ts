@@ -141,6 +141,18 @@ for (const [name, factory] of [
       expect(existsSync(join(dir, 'data', 'image', name, 'containers', 'd'.repeat(64)))).toBe(false);
     });
 
+    it('prune removes (and unmounts) every rootfs not kept', async () => {
+      const keep = '1'.repeat(64);
+      const orphan = '2'.repeat(64);
+      const kept = await drv.handlers.image_mount({ containerId: keep, layers: diffIds }, job());
+      const gone = await drv.handlers.image_mount({ containerId: orphan, layers: diffIds }, job());
+      expect(await drv.handlers.image_prune({ keep: [keep] }, job())).toEqual({ removed: [orphan] });
+      expect(mounted(gone.rootfs)).toBe(false);
+      expect(existsSync(join(dir, 'data', 'image', name, 'containers', orphan))).toBe(false);
+      expect(readFileSync(join(kept.rootfs, 'x3'), 'utf8')).toBe('top');
+      await drv.handlers.image_unmount({ containerId: keep, remove: true }, job());
+    });
+
     it('refuses an escaping layer and leaves no layer dir', async () => {
       const evil = await makeTar([{ name: 'l', type: 'symlink', linkname: '/tmp' }, { name: `l/berth-escape-${process.pid}`, content: 'pwned' }]);
       const p = join(dir, 'blobs', 'evil');

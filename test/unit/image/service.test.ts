@@ -293,5 +293,10 @@ describe('images API', () => {
     expect((await d.images.mount(cid, d.images.resolve('busybox'))).rootfs).toBe(dir);
     await d.images.unmount(cid, { remove: true });
     expect(existsSync(dir)).toBe(false);
+    const orphan = 'b'.repeat(64);
+    await d.images.mount(orphan, d.images.resolve('busybox'));
+    await d.images.mount(cid, d.images.resolve('busybox'));
+    expect(await d.images.pruneRootfs([cid])).toEqual([orphan]);
+    expect(readdirSync(join(d.config.dataRoot, 'image', 'vfs', 'containers'))).toEqual([cid]);
   });
 });
