@@ -82,7 +82,8 @@ try {
         unmount.push(u);
       }
     }
-    out[driverName] = { import: stats(imports), mount: stats(mount), unmount_remove: stats(unmount) };
+    const unpacks = d.engine.recent({ limit: 500 }).filter((t) => t.name === 'image_unpack' && t.execs && t.durationMs !== undefined && t.durationMs > 1);
+    out[driverName] = { import: stats(imports), unpack_in_import: stats(unpacks.map((t) => t.durationMs)), mount: stats(mount), unmount_remove: stats(unmount) };
     await d.store.flush();
   }
 } finally {
