@@ -10,6 +10,18 @@ import { parseDetachKeys, pumpHijacked } from '../../attach.js';
 import { CONTAINER_OPTIONS, createRequest } from './create.js';
 import { createContainer, monitorTtySize, seg, waitExitOrRemoved, type Waiter } from './shared.js';
 
+const REMOVAL_WAIT_MS = 5000;
+
+/** `p`, or undefined after `ms`; the timer never outlives the answer. */
+async function settleWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const RUN_OPTIONS = `
   -d, --detach                       Run container in background and print container ID
       --detach-keys string           Override the key sequence for detaching a container
@@ -79,7 +91,10 @@ export default defineCommand({
       } catch (e) {
         pump?.close();
         restore();
-        if (a.rm && waiter) await waiter.status;
+        // docker waits for the daemon to remove an --rm container whose start failed; berth waits
+        // too, but not forever (a daemon that keeps it must not hang the CLI).
+        if (a.rm && waiter) await settleWithin(waiter.status, REMOVAL_WAIT_MS);
+        waiter?.abandon();
         if (e instanceof ApiError) {
           io.err(`Error response from daemon: ${e.message}\n`);
           return runErrorCode(e.message);

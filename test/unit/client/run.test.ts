@@ -1,6 +1,6 @@
 // berth run / create / start through runCli with a recording fake daemon: docker's order of calls,
 // demuxed output, exit codes, the pull-on-404 flow, refusals before any request.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../../client/main.js';
 import { ApiError } from '../../../client/api.js';
 import { frame } from '../../../client/attach.js';
@@ -191,6 +191,23 @@ describe('berth run: errors and exit codes', () => {
       expect(io.errText).toBe(`Error response from daemon: ${msg}\n`);
     });
   }
+
+  it('--rm and a failed start: waits for the removal, but not forever', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const d = daemon({ startError: new ApiError(400, 'exec: "nosuch": executable file not found in $PATH') });
+      const io = recIo();
+      const run = runCli(['run', '--rm', 'busybox', 'nosuch'], io, d.mk);
+      let done = false;
+      void run.then(() => (done = true));
+      await vi.advanceTimersByTimeAsync(4000);
+      expect(done).toBe(false); // still waiting for the daemon to remove it
+      await vi.advanceTimersByTimeAsync(1500);
+      expect(await run).toBe(127);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it('on 404 "No such image": says so, pulls (where the daemon can), and creates again', async () => {
     let creates = 0;
