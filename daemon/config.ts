@@ -113,7 +113,7 @@ export function loadConfig(argv: readonly string[]): Config | { help: true } | {
   const shutdownTimeout = Number(str('shutdown-timeout') ?? '15');
   if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0) throw new FlagError('invalid --shutdown-timeout');
   const bridge = str('bridge') ?? 'berth0';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(bridge)) throw new FlagError(`invalid bridge name "${bridge}"`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,14}$/.test(bridge)) throw new FlagError(`invalid bridge name "${bridge}"`);
 
   const hosts = list('host', 'hosts');
   for (const h of hosts) validateHost(h);

@@ -3,7 +3,7 @@
 // on every -H socket, tell systemd, and on SIGINT/SIGTERM shut down in order.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync, unlinkSync, chmodSync, chownSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, ServerResponse, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -86,12 +86,24 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
     daemon = new Daemon({ config: cfg, log, store, engine, events: new EventBus(), id: engineId(cfg.dataRoot), gitCommit: gitCommit() });
     await loadDrivers(daemon, { sys, names });
     await daemon.networks.init();
+    await daemon.containers.init();
 
     const app = await buildApp(daemon);
     await app.ready();
     for (const path of sockets) {
       const server = createServer(app.routing);
       server.keepAliveTimeout = 60_000;
+      // Clients half-close hijacked connections (docker attach without stdin): keep our side open.
+      (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+      // `Connection: Upgrade` (attach, exec start): node hands us the socket with its HTTP parser
+      // detached; route it through fastify like any request, whose handler then hijacks it.
+      server.on('upgrade', (req, socket, head) => {
+        if (head.length) socket.unshift(head);
+        const res = new ServerResponse(req);
+        res.assignSocket(socket as import('node:net').Socket);
+        res.on('finish', () => socket.end()); // a plain answer (an error): the connection ends with it
+        app.routing(req, res);
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(path, () => resolve());
@@ -113,6 +125,7 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
         for (const s of servers) s.closeIdleConnections();
         const drained = await d.engine.drain(cfg.shutdownTimeout * 1000);
         if (!drained) log.warn({ timeoutS: cfg.shutdownTimeout }, 'jobs still running at the shutdown timeout: aborted');
+        d.containers.shutdown();
         d.closeStreams();
         for (const s of servers) s.closeAllConnections();
         await Promise.all(closed);

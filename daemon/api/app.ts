@@ -74,10 +74,11 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
     const { status, message } = toHttpError(err);
     if (status >= 500) daemon.log.error({ err }, 'request failed');
     if (status === 304) return reply.code(304).send();
-    return reply.code(status).type('application/json').send({ message });
+    // Exactly "application/json": docker's client reads the message only then (no charset).
+    return reply.code(status).header('content-type', 'application/json').send(Buffer.from(JSON.stringify({ message })));
   });
   app.setNotFoundHandler((_req, reply) => {
-    reply.code(404).type('application/json').send({ message: 'page not found' });
+    reply.code(404).header('content-type', 'application/json').send(Buffer.from(JSON.stringify({ message: 'page not found' })));
   });
 
   await app.register(systemRoutes(daemon));

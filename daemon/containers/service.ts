@@ -6,6 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Daemon } from '../daemon.js';
+import type { AttachOptions, AttachSession, ExecDriver, LogEntry, LogOptions } from '../../drivers/driver.js';
 import { conflict, invalidParameter, notFound, notModified, isBerthError, BerthError } from '../../drivers/errors.js';
 import type { Job } from '../../drivers/handlers.js';
 import type { Endpoint, NetworkRecord } from '../../drivers/types.js';
@@ -18,6 +19,11 @@ import { randomName } from './names.js';
 import type { ContainerRecord } from './types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface PendingAttach {
+  opts: AttachOptions;
+  connect(session: AttachSession): void;
+}
 
 interface Waiter {
   condition: WaitCondition;
@@ -32,9 +38,19 @@ export class ContainerService {
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Clients attached before the start (docker attaches, then starts): connected at exec_create. */
+  readonly #pendingAttach = new Map<string, Set<PendingAttach>>();
 
   constructor(d: Daemon) {
     this.#d = d;
+    d.images.usedBy = (imageId) => {
+      const c = this.usingImage(imageId);
+      return c && { id: c.id, running: c.state.status === 'running' };
+    };
+  }
+
+  #exec(): ExecDriver {
+    return this.#d.engine.driver('exec', this.#d.execDriver) as ExecDriver;
   }
 
   // ---- lookups ---------------------------------------------------------------------------
@@ -162,6 +178,7 @@ export class ContainerService {
                 user: c.config.User || '0',
                 tty: c.config.Tty,
                 openStdin: c.config.OpenStdin,
+                stdinOnce: c.config.StdinOnce,
               },
               files,
               stopSignal: c.config.StopSignal ?? 'SIGTERM',
@@ -171,6 +188,7 @@ export class ContainerService {
           },
           job,
         );
+        await this.#connectPending(c.id);
         const st = await d.engine.run('exec_start', d.execDriver, { containerId: c.id, bundleDir }, job);
         c.state = { ...c.state, status: 'running', pid: st.pid, exitCode: 0, error: '', startedAt: new Date().toISOString(), oomKilled: false };
         await d.store.put('container', c);
@@ -301,17 +319,9 @@ export class ContainerService {
     await this.#d.store.put('container', c);
     const timeout = opts.timeout ?? c.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
     const signal = opts.signal ?? c.config.StopSignal ?? 'SIGTERM';
+    // The exit handler tears the container down; `not-running` fires once it has.
     const exited = this.#waitFor(c.id, 'not-running');
-    if (timeout !== 0) {
-      await this.#signal(c, signal).catch(() => {});
-      if (timeout < 0) {
-        await exited;
-        return;
-      }
-      const done = await Promise.race([exited.then(() => true), sleep(timeout * 1000).then(() => false)]);
-      if (done) return;
-    }
-    await this.#signal(c, 'SIGKILL').catch(() => {});
+    await this.#d.engine.run('exec_stop', this.#d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id), signal, timeoutSeconds: timeout });
     await exited;
   }
 
@@ -477,6 +487,7 @@ export class ContainerService {
       cur.state.status = 'removing';
       await this.#d.store.put('container', cur); // intent: a crash from here on finishes the removal at start
       await this.#teardown(cur);
+      await this.#d.images.unmount(cur.id, { remove: true });
       await rm(this.dir(cur.id), { recursive: true, force: true });
       await rm(this.bundleDir(cur.id), { recursive: true, force: true });
       await this.#d.store.delete('container', cur.id);
@@ -513,11 +524,14 @@ export class ContainerService {
    */
   async init(): Promise<void> {
     const d = this.#d;
+    const exec = this.#exec();
+    exec.onExit((id, code, at) => {
+      void this.onExit(id, code, at).catch((err) => d.log.error({ err, id }, 'exit handling failed'));
+    });
+    const { states, removed } = await exec.adopt(this.list().map((c) => c.id));
+    if (removed.length) d.log.info({ removed }, 'removed runtime leftovers no container owns');
     for (const c of this.list()) {
-      const live = c.state.status === 'running' || c.state.status === 'restarting';
-      const st = live
-        ? await d.engine.run('exec_state', d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) }).catch(() => undefined)
-        : undefined;
+      const st = states[c.id];
       if (c.state.status === 'removing') {
         await this.remove(c.id, { force: true }).catch((err) => d.log.error({ err, id: c.id }, 'finishing an interrupted removal failed'));
         continue;
@@ -536,6 +550,9 @@ export class ContainerService {
         this.#scheduleRestart(c);
       }
     }
+    // Root filesystems of containers that no longer exist (a crash in the middle of a removal).
+    const pruned = await d.images.pruneRootfs(this.list().map((c) => c.id));
+    if (pruned.length) d.log.info({ pruned }, 'removed root filesystems no container owns');
     // Endpoints whose container is not running (a crash between an endpoint's record and its container's).
     for (const ep of d.store.list('endpoint')) {
       const c = this.find(ep.container.id);
@@ -558,6 +575,58 @@ export class ContainerService {
     for (const id of [...this.#restartTimers.keys()]) this.#clearRestartTimer(id);
     for (const [id, set] of this.#waiters) for (const w of set) w.resolve({ StatusCode: -1, Error: { Message: 'the daemon is shutting down' } });
     this.#waiters.clear();
+  }
+
+  // ---- logs, attach, resize --------------------------------------------------------------
+
+  logs(ref: string, opts: LogOptions): AsyncIterable<LogEntry> {
+    const c = this.get(ref);
+    return this.#exec().logs(c.id, this.logPath(c.id), opts);
+  }
+
+  /**
+   * Attach to a container's stdio. A running container is attached at once; any other is attached
+   * when it next starts, between its creation and its start, so no output is missed.
+   */
+  async attach(ref: string, opts: AttachOptions): Promise<{ close(): void; ended: Promise<void> }> {
+    const c = this.get(ref);
+    if (c.state.status === 'running') return this.#exec().attach(c.id, this.bundleDir(c.id), opts);
+    let session: AttachSession | undefined;
+    let closed = false;
+    let endResolve!: () => void;
+    const ended = new Promise<void>((r) => (endResolve = r));
+    const pending: PendingAttach = {
+      opts: { ...opts, onEnd: () => (endResolve(), opts.onEnd?.()) },
+      connect: (s) => {
+        session = s;
+        if (closed) s.close();
+      },
+    };
+    const set = this.#pendingAttach.get(c.id) ?? new Set<PendingAttach>();
+    set.add(pending);
+    this.#pendingAttach.set(c.id, set);
+    return {
+      ended,
+      close: () => {
+        closed = true;
+        set.delete(pending);
+        if (session) session.close();
+        else endResolve();
+      },
+    };
+  }
+
+  async #connectPending(id: string): Promise<void> {
+    const set = this.#pendingAttach.get(id);
+    if (!set) return;
+    this.#pendingAttach.delete(id);
+    for (const p of set) p.connect(await this.#exec().attach(id, this.bundleDir(id), p.opts));
+  }
+
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const c = this.get(ref);
+    if (c.state.status !== 'running') return; // docker CLI resizes before start too
+    await this.#exec().resize(c.id, this.bundleDir(c.id), height, width);
   }
 
   // ---- helpers ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import { listItem, inspect, type WireContext } from '../../containers/wire.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import type { WaitCondition } from '../../containers/service.js';
 import { dockerHeaders } from '../app.js';
+import { frame, hijackHead, MULTIPLEXED, RAW } from '../stream.js';
+import { parseTimestamp } from '../../events.js';
 import { matchLabels } from '../../networks/service.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const;
@@ -154,6 +156,95 @@ export function containerRoutes(d: Daemon): FastifyPluginAsync {
       if (q.link === '1' || q.link === 'true') throw invalidParameter('berth does not support removing legacy links (link=1)');
       await d.containers.remove(id(req), { force: q.force === '1' || q.force === 'true' });
       reply.code(204);
+    });
+
+    app.get('/containers/:id/logs', { schema: { params: idParams } }, async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      const on = (k: string) => q[k] === '1' || q[k] === 'true';
+      if (!on('stdout') && !on('stderr')) throw invalidParameter('Bad parameters: you must choose at least one stream');
+      const c = d.containers.get(id(req));
+      let sinceNs: bigint | undefined;
+      let untilNs: bigint | undefined;
+      try {
+        if (q.since && q.since !== '0') sinceNs = BigInt(Math.round(parseTimestamp(q.since)));
+        if (q.until && q.until !== '0') untilNs = BigInt(Math.round(parseTimestamp(q.until)));
+      } catch (e) {
+        throw invalidParameter((e as Error).message);
+      }
+      const tail = q.tail === undefined || q.tail === 'all' || q.tail === '' ? undefined : int(q.tail, 'tail');
+      const abort = new AbortController();
+      const entries = d.containers.logs(c.id, {
+        follow: on('follow') && c.state.status === 'running',
+        ...(tail !== undefined && tail >= 0 ? { tail } : {}),
+        ...(sinceNs !== undefined ? { sinceNs } : {}),
+        ...(untilNs !== undefined ? { untilNs } : {}),
+        stdout: on('stdout'),
+        stderr: on('stderr'),
+        signal: abort.signal,
+      });
+      reply.hijack();
+      const res = reply.raw;
+      const tty = c.config.Tty;
+      res.writeHead(200, { 'Content-Type': tty ? RAW : MULTIPLEXED, ...dockerHeaders() });
+      res.flushHeaders();
+      const close = () => abort.abort();
+      req.raw.socket.on('close', close);
+      d.streams.add(close);
+      try {
+        for await (const e of entries) {
+          const data = on('timestamps') ? Buffer.concat([Buffer.from(e.time + ' '), e.line]) : e.line;
+          if (!res.write(tty ? data : frame(e.stream, data))) await new Promise((r) => res.once('drain', r));
+        }
+      } catch (err) {
+        if (!abort.signal.aborted) d.log.warn({ err }, 'log stream failed');
+      } finally {
+        d.streams.delete(close);
+        if (!res.writableEnded) res.end();
+      }
+    });
+
+    // Attach: hijack the connection (101 when asked to upgrade) and pump stdio both ways.
+    app.post('/containers/:id/attach', { schema: { params: idParams } }, async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      const on = (k: string) => q[k] === '1' || q[k] === 'true';
+      const c = d.containers.get(id(req));
+      const tty = c.config.Tty;
+      const wantStdin = on('stdin') && c.config.OpenStdin;
+      const upgrade = /upgrade/i.test(String(req.headers.connection ?? '')) || Boolean(req.headers.upgrade);
+      reply.hijack();
+      const socket = req.raw.socket;
+      hijackHead(socket, upgrade, tty ? RAW : MULTIPLEXED);
+      if (on('logs')) {
+        for await (const e of d.containers.logs(c.id, { stdout: on('stdout'), stderr: on('stderr') })) socket.write(tty ? e.line : frame(e.stream, e.line));
+      }
+      if (!on('stream')) {
+        socket.end();
+        return;
+      }
+      const session = await d.containers.attach(c.id, {
+        ...(wantStdin ? { stdin: socket } : {}),
+        onOutput: (stream, chunk) => {
+          if ((stream === 'stdout' && !on('stdout')) || (stream === 'stderr' && !on('stderr'))) return;
+          if (!socket.destroyed) socket.write(tty ? chunk : frame(stream, chunk));
+        },
+        onEnd: () => {
+          if (!socket.destroyed) socket.end();
+        },
+      });
+      const close = () => session.close();
+      d.streams.add(close);
+      socket.on('close', close);
+      await session.ended;
+      d.streams.delete(close);
+    });
+
+    app.post('/containers/:id/resize', { schema: { params: idParams } }, async (req, reply) => {
+      const q = req.query as { h?: string; w?: string };
+      const h = int(q.h, 'height') ?? 0;
+      const w = int(q.w, 'width') ?? 0;
+      await d.containers.resize(id(req), h, w);
+      reply.code(200);
+      return '';
     });
 
     app.post('/containers/prune', async (req) => {
