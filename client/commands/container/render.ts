@@ -56,7 +56,7 @@ export function ellipsis(s: string, max: number): string {
 /** Go's strconv.Quote for the text docker shows (COMMAND column). */
 export function goQuote(s: string): string {
   return JSON.stringify(s)
-    .replace(/\\u00([0-7][0-9a-f])/g, (m, h: string) => {
+    .replace(/\\u00([0-7][0-9a-f])/g, (_m, h: string) => {
       const c = parseInt(h, 16);
       const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r' };
       return named[c] ?? `\\x${h}`;

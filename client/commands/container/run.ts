@@ -16,7 +16,7 @@ const REMOVAL_WAIT_MS = 5000;
 async function settleWithin<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(r, ms)))]);
+    return await Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
   } finally {
     clearTimeout(timer);
   }
