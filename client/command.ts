@@ -11,7 +11,7 @@ export interface Io {
   readonly env: Record<string, string | undefined>;
   /** Set when the command wants to react to Ctrl-C itself (attach, events, logs -f). */
   onInterrupt?(fn: () => void): void;
-  /** The client's terminal, when stdout is one: size, raw input mode, resize events (run -it, exec -it). */
+  /** The client's terminal, when stdin or stdout is one: size, raw input mode, resize events (run -it, exec -it). */
   readonly terminal?: Terminal;
 }
 

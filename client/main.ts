@@ -187,18 +187,20 @@ export function processIo(): Io {
     onInterrupt(fn) {
       process.once('SIGINT', fn);
     },
-    terminal: process.stdout.isTTY
-      ? {
-          size: () => ({ rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 }),
-          setRaw(raw) {
-            if (process.stdin.isTTY) process.stdin.setRawMode(raw);
-          },
-          onResize(fn) {
-            process.stdout.on('resize', fn);
-            return () => void process.stdout.off('resize', fn);
-          },
-        }
-      : undefined,
+    terminal:
+      process.stdout.isTTY || process.stdin.isTTY
+        ? {
+            size: () =>
+              process.stdout.isTTY ? { rows: process.stdout.rows ?? 0, cols: process.stdout.columns ?? 0 } : { rows: 0, cols: 0 },
+            setRaw(raw) {
+              if (process.stdin.isTTY) process.stdin.setRawMode(raw);
+            },
+            onResize(fn) {
+              process.stdout.on('resize', fn);
+              return () => void process.stdout.off('resize', fn);
+            },
+          }
+        : undefined,
   };
 }
 
