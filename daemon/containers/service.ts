@@ -129,14 +129,21 @@ export class ContainerService {
 
   async start(ref: string): Promise<void> {
     const c0 = this.get(ref);
-    await this.#locked(c0.id, async () => {
-      const c = this.get(c0.id);
-      if (c.state.status === 'running') throw notModified();
-      if (c.state.status === 'removing') throw conflict(`container ${c.id} is marked for removal and cannot be started`);
-      this.#clearRestartTimer(c.id);
-      c.manualStop = false;
-      await this.#start(c);
-    });
+    try {
+      await this.#locked(c0.id, async () => {
+        const c = this.get(c0.id);
+        if (c.state.status === 'running') throw notModified();
+        if (c.state.status === 'removing') throw conflict(`container ${c.id} is marked for removal and cannot be started`);
+        this.#clearRestartTimer(c.id);
+        c.manualStop = false;
+        await this.#start(c);
+      });
+    } catch (err) {
+      // As Docker: a --rm container that could not start is removed.
+      if (c0.hostConfig.AutoRemove && !isBerthError(err, 'not_modified'))
+        await this.remove(c0.id, { force: true }).catch((e) => this.#d.log.warn({ err: e, id: c0.id }, 'auto-remove after a failed start'));
+      throw err;
+    }
   }
 
   async #start(c: ContainerRecord): Promise<void> {
