@@ -38,6 +38,9 @@ export interface ProcessSpec {
   /** Docker's StdinOnce: close the container's stdin when the first attached client detaches
    *  (`run -i` sets it; `run -d -i` does not). Default false. */
   stdinOnce?: boolean;
+  /** The TTY's size from the start (Docker's HostConfig.ConsoleSize [height, width]), so a program
+   *  that asks at once sees it; later changes go through resize. */
+  consoleSize?: { height: number; width: number };
 }
 
 export interface ContainerSpec {

@@ -83,6 +83,7 @@ export interface OciConfig {
   ociVersion: string;
   process: {
     terminal: boolean;
+    consoleSize?: { height: number; width: number };
     user: { uid: number; gid: number; additionalGids: number[] };
     args: string[];
     env: string[];
@@ -172,6 +173,9 @@ export function validateProcess(p: ProcessSpec): void {
   if (typeof p.cwd !== 'string' || !p.cwd.startsWith('/')) throw invalidParameter(`the working directory '${p.cwd}' is invalid, it needs to be an absolute path`);
   checkPath('working directory', posix.normalize(p.cwd).replace(/(.)\/$/, '$1'));
   parseUserSpec(p.user);
+  const cs = p.consoleSize;
+  if (cs !== undefined && ![cs.height, cs.width].every((v) => Number.isInteger(v) && v >= 0 && v <= 65535))
+    throw invalidParameter(`invalid console size ${cs.height}x${cs.width}`);
 }
 
 /** Add the environment Docker's runtime side adds when absent: PATH, HOSTNAME, TERM (TTY), HOME. */
@@ -190,6 +194,9 @@ export function buildProcess(process: ProcessSpec, hostname: string, user: Resol
   const caps = [...DEFAULT_CAPS];
   return {
     terminal: process.tty,
+    ...(process.tty && process.consoleSize && (process.consoleSize.height > 0 || process.consoleSize.width > 0)
+      ? { consoleSize: { height: process.consoleSize.height, width: process.consoleSize.width } }
+      : {}),
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     args: [...process.args],
     env: processEnv({ hostname, process }, user),

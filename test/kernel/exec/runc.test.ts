@@ -214,7 +214,7 @@ describe.skipIf(!isRoot)(`exec/runc on the real runc and conmon${skipReason ? ` 
 
   it('with a TTY: output through attach before start, stdin to cat, resize', async () => {
     const id = newId();
-    await create(spec(id, { args: ['sh', '-c', 'read x; stty size; exec cat'], tty: true, openStdin: true, stdinOnce: true }));
+    await create(spec(id, { args: ['sh', '-c', 'stty size; read x; stty size; exec cat'], tty: true, openStdin: true, stdinOnce: true, consoleSize: { height: 33, width: 77 } }));
     let out = '';
     const stdin = new PassThrough();
     let ended = false;
@@ -230,6 +230,8 @@ describe.skipIf(!isRoot)(`exec/runc on the real runc and conmon${skipReason ? ` 
     await driver.resize(id, bundle(id), 40, 100);
     stdin.write('go\n');
     await waitFor(() => out.includes('40 100'));
+    expect(out.indexOf('33 77')).toBeGreaterThanOrEqual(0); // the size from the start
+    expect(out.indexOf('33 77')).toBeLessThan(out.indexOf('40 100'));
     stdin.write('hello tty\n');
     await waitFor(() => out.split('hello tty').length >= 3); // the echo of the tty and cat's copy
     stdin.write('\x04'); // EOF on the terminal: cat ends

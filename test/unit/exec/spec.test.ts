@@ -53,6 +53,9 @@ describe('buildConfig', () => {
     expect(cfg.process.env).toContain('HOME=/root');
     expect(cfg.process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }]);
     expect(cfg.linux.cgroupsPath).toBe(`/bt12ab-${ID}`);
+    expect(cfg.process.consoleSize).toBeUndefined();
+    const sized = buildConfig({ ...spec, process: { ...spec.process, consoleSize: { height: 33, width: 77 } } }, resolveUser('0:0', {}), { prefix: 'b', nofile: 1 });
+    expect(sized.process.consoleSize).toEqual({ height: 33, width: 77 });
   });
 
   it('keeps the environment the daemon gave, adding only what is missing', () => {
@@ -89,6 +92,7 @@ describe('validateSpec (before any side effect)', () => {
     ['a bad stop signal', (s) => (s.stopSignal = 'SIGNOPE'), /Invalid signal: SIGNOPE/],
     ['a bad user', (s) => (s.process.user = 'a:b:c'), /invalid user/],
     ['a relative netns path', (s) => (s.netnsPath = 'netns'), /netns path/],
+    ['a bad console size', (s) => (s.process.consoleSize = { height: -1, width: 80 }), /invalid console size/],
   ];
   for (const [what, mutate, msg] of bad) {
     it(`rejects ${what}`, () => {
