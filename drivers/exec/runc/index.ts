@@ -175,12 +175,10 @@ class RuncDriver {
       if (st.status === 'running' || st.status === 'created') throw conflict(`container ${id} exists already in the runtime (${st.status})`);
       await this.delete(id, prior.bundleDir); // a stopped leftover of an earlier run
     }
-    const user = needsLookup(spec.process.user)
-      ? resolveUser(spec.process.user, {
-          passwd: await host.readInRoot(spec.rootfs, '/etc/passwd'),
-          group: await host.readInRoot(spec.rootfs, '/etc/group'),
-        })
-      : resolveUser(spec.process.user, {});
+    const [passwd, group] = needsLookup(spec.process.user)
+      ? await Promise.all([host.readInRoot(spec.rootfs, '/etc/passwd'), host.readInRoot(spec.rootfs, '/etc/group')])
+      : [undefined, undefined];
+    const user = resolveUser(spec.process.user, { passwd, group });
     const config = buildConfig(spec, user, { prefix: this.#ctx.names.prefix, nofile: this.#nofile });
     const meta: Meta = {
       id,
@@ -195,10 +193,12 @@ class RuncDriver {
     // side effects from here on; each undone on a later failure
     await host.mkdirp(spec.bundleDir);
     job.undo.push('remove bundle files', () => this.#removeBundle(spec.bundleDir));
-    await host.writeAtomic(this.#metaPath(id), JSON.stringify(meta));
     job.undo.push('remove exec meta', () => host.removeFile(this.#metaPath(id)));
-    await host.writeAtomic(join(spec.bundleDir, BUNDLE_FILES.config), JSON.stringify(config));
-    await this.#exits.clear(id); // an earlier run's code
+    await Promise.all([
+      host.writeAtomic(this.#metaPath(id), JSON.stringify(meta)),
+      host.writeAtomic(join(spec.bundleDir, BUNDLE_FILES.config), JSON.stringify(config)),
+      this.#exits.clear(id), // an earlier run's code
+    ]);
 
     const argv = conmonArgv({
       conmon: bins.conmon,
