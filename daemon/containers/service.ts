@@ -40,6 +40,8 @@ export class ContainerService {
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
   /** Clients attached before the start (docker attaches, then starts): connected at exec_create. */
   readonly #pendingAttach = new Map<string, Set<PendingAttach>>();
+  /** Removals under way (off the user's path for --rm): a new container of the same name waits. */
+  readonly #removals = new Map<string, Promise<void>>();
 
   constructor(d: Daemon) {
     this.#d = d;
@@ -101,6 +103,9 @@ export class ContainerService {
 
   async create(name: string | undefined, body: CreateBody): Promise<{ Id: string; Warnings: string[] }> {
     const d = this.#d;
+    // A container of that name on its way out (--rm finishes off the user's path): let it go first.
+    const leaving = name ? this.list().find((c) => c.name === name.replace(/^\//, '') && c.state.status === 'removing') : undefined;
+    if (leaving) await this.#finishRemoval(leaving);
     const rec = buildContainer(name, body, {
       image: (ref) => d.images.resolve(ref),
       containerByName: (n) => this.list().find((c) => c.name === n),
@@ -150,14 +155,17 @@ export class ContainerService {
     const d = this.#d;
     try {
       await d.engine.job('container-start', async (job) => {
-        // 1. the root filesystem
+        // 1 and 2, side by side (they share nothing): the root filesystem; the network (the primary
+        // network, its ports, its links). Both settle before a failure unwinds, so every step that
+        // was made has registered its undo.
         const image = d.images.resolve(c.imageId);
-        const { rootfs } = await d.images.mount(c.id, image, job);
-        c.rootfs = rootfs;
+        const [mounted, net] = await Promise.allSettled([d.images.mount(c.id, image, job), this.#network(c, job)]);
+        if (mounted.status === 'fulfilled') c.rootfs = mounted.value.rootfs;
+        if (mounted.status === 'rejected') throw mounted.reason;
+        if (net.status === 'rejected') throw net.reason;
+        const rootfs = mounted.value.rootfs;
+        const { env: linkVars, hosts } = net.value;
         await d.store.put('container', c);
-
-        // 2. the network: the primary network, its ports, its links
-        const { env: linkVars, hosts } = await this.#network(c, job);
 
         // 3. the files the container sees as /etc/hosts, /etc/resolv.conf, /etc/hostname
         const files = await this.#writeFiles(c, hosts);
@@ -353,21 +361,32 @@ export class ContainerService {
   async onExit(id: string, exitCode: number, finishedAt: string): Promise<void> {
     const c0 = this.find(id);
     if (!c0) return;
+    let removing = false;
     await this.#locked(id, async () => {
       const c = this.find(id);
       if (!c || c.state.status !== 'running') return;
-      await this.#teardown(c);
-      c.state = { ...c.state, status: 'exited', pid: 0, exitCode, finishedAt };
+      if (c.hostConfig.AutoRemove) {
+        // --rm: free what a next container may want at once (host ports), record the removal, and
+        // finish it off the user's path. A crash from here on finishes it at the next start.
+        await this.#d.engine.job('container-release-ports', (job) => this.#releasePorts(c, job));
+        c.state = { ...c.state, status: 'removing', pid: 0, exitCode, finishedAt };
+        removing = true;
+      } else {
+        await this.#teardown(c);
+        c.state = { ...c.state, status: 'exited', pid: 0, exitCode, finishedAt };
+      }
       await this.#d.store.put('container', c);
     });
     const c = this.find(id);
     if (!c) return;
     this.#d.events.publish('container', 'die', c.id, { ...this.#attrs(c), exitCode: String(exitCode) });
-    this.#notify(c.id, ['not-running', 'next-exit'], exitCode);
-    if (c.hostConfig.AutoRemove) {
-      await this.remove(c.id, { force: false }).catch((err) => this.#d.log.error({ err, id }, 'auto-remove failed'));
+    if (removing) {
+      const done = this.#finishRemoval(c);
+      this.#notify(c.id, ['not-running', 'next-exit', 'removed'], exitCode);
+      await done;
       return;
     }
+    this.#notify(c.id, ['not-running', 'next-exit'], exitCode);
     this.#maybeRestart(c, exitCode);
   }
 
@@ -410,38 +429,55 @@ export class ContainerService {
   async #teardown(c: ContainerRecord): Promise<void> {
     const d = this.#d;
     await d.engine.job('container-teardown', async (job) => {
-      const errors: unknown[] = [];
-      const step = async (what: string, fn: () => Promise<unknown>) => {
-        try {
-          await fn();
-        } catch (err) {
-          errors.push(err);
-          job.log.warn({ err, what, container: c.id }, 'teardown step failed; going on');
-        }
-      };
-      await step('exec_delete', () => d.engine.run('exec_delete', d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) }, job));
+      await this.#releasePorts(c, job);
+      await step(job, 'exec_delete', () => d.engine.run('exec_delete', d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) }, job));
       for (const [netId, epId] of Object.entries(c.endpoints).reverse()) {
-        const network = netId === CONTAINER_MODE_NETWORK.id ? CONTAINER_MODE_NETWORK : d.store.get('network', netId);
+        const network = this.#networkOf(netId);
         const ep = d.store.get('endpoint', epId);
         if (!network || !ep) continue;
-        await this.#releaseEndpoint(network, ep, job, step);
+        await this.#releaseEndpoint(network, ep, job);
       }
       c.endpoints = {};
       delete c.netns;
-      if (c.rootfs) await step('unmount', () => d.images.unmount(c.id, { remove: false }, job));
+      if (c.rootfs) await step(job, 'unmount', () => d.images.unmount(c.id, { remove: false }, job));
       delete c.rootfs;
       await d.store.put('container', c);
     });
   }
 
-  async #releaseEndpoint(network: NetworkRecord, ep: Endpoint, job: Job, step: (what: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+  /** Release every published port and link of a container: what another container may want next. */
+  async #releasePorts(c: ContainerRecord, job: Job): Promise<void> {
     const d = this.#d;
-    for (const l of [...ep.links].reverse()) {
-      const to = d.store.get('endpoint', l.toEndpointId);
-      if (to) await step('unlink', () => d.networks.run('unlink', network, { from: d.store.get('endpoint', ep.id) ?? ep, to }, job));
+    for (const [netId, epId] of Object.entries(c.endpoints).reverse()) {
+      const network = this.#networkOf(netId);
+      const ep = d.store.get('endpoint', epId);
+      if (!network || !ep) continue;
+      for (const l of [...ep.links].reverse()) {
+        const to = d.store.get('endpoint', l.toEndpointId);
+        if (to) await step(job, 'unlink', () => d.networks.run('unlink', network, { from: d.store.get('endpoint', ep.id) ?? ep, to }, job));
+      }
+      const fresh = d.store.get('endpoint', ep.id) ?? ep;
+      if (fresh.ports.length) await step(job, 'release_port', () => d.networks.run('release_port', network, { endpoint: fresh }, job));
     }
-    if (ep.ports.length) await step('release_port', () => d.networks.run('release_port', network, { endpoint: d.store.get('endpoint', ep.id) ?? ep }, job));
-    await step('release_interface', () => d.networks.run('release_interface', network, { endpoint: d.store.get('endpoint', ep.id) ?? ep }, job));
+  }
+
+  /** The interface (and the netns it made) of one endpoint; its ports and links first if any are left. */
+  async #releaseEndpoint(network: NetworkRecord, ep: Endpoint, job: Job): Promise<void> {
+    const d = this.#d;
+    const cur = d.store.get('endpoint', ep.id) ?? ep;
+    if (cur.links.length || cur.ports.length) {
+      for (const l of [...cur.links].reverse()) {
+        const to = d.store.get('endpoint', l.toEndpointId);
+        if (to) await step(job, 'unlink', () => d.networks.run('unlink', network, { from: d.store.get('endpoint', ep.id) ?? cur, to }, job));
+      }
+      const fresh = d.store.get('endpoint', ep.id) ?? cur;
+      if (fresh.ports.length) await step(job, 'release_port', () => d.networks.run('release_port', network, { endpoint: fresh }, job));
+    }
+    await step(job, 'release_interface', () => d.networks.run('release_interface', network, { endpoint: d.store.get('endpoint', ep.id) ?? cur }, job));
+  }
+
+  #networkOf(netId: string): NetworkRecord | undefined {
+    return netId === CONTAINER_MODE_NETWORK.id ? CONTAINER_MODE_NETWORK : this.#d.store.get('network', netId);
   }
 
   // ---- wait / remove / restart / rename --------------------------------------------------
@@ -487,20 +523,35 @@ export class ContainerService {
       await this.#signal(c, 'SIGKILL').catch(() => {});
       await exited;
     }
+    let cur: ContainerRecord | undefined;
     await this.#locked(c.id, async () => {
-      const cur = this.find(c.id);
+      cur = this.find(c.id);
       if (!cur) return;
       if (cur.state.status === 'running') throw conflict(`cannot remove container "/${cur.name}": container is running`);
       cur.state.status = 'removing';
       await this.#d.store.put('container', cur); // intent: a crash from here on finishes the removal at start
-      await this.#teardown(cur);
+    });
+    if (cur) await this.#finishRemoval(cur);
+  }
+
+  /** The rest of a removal, once the record says `removing`: one run at a time per container. */
+  #finishRemoval(c: ContainerRecord): Promise<void> {
+    const running = this.#removals.get(c.id);
+    if (running) return running;
+    const p = this.#locked(c.id, async () => {
+      const cur = this.find(c.id);
+      if (!cur) return;
+      if (Object.keys(cur.endpoints).length || cur.rootfs) await this.#teardown(cur);
+      else await this.#d.engine.run('exec_delete', this.#d.execDriver, { containerId: cur.id, bundleDir: this.bundleDir(cur.id) }).catch(() => {});
       await this.#d.images.unmount(cur.id, { remove: true });
       await rm(this.dir(cur.id), { recursive: true, force: true });
       await rm(this.bundleDir(cur.id), { recursive: true, force: true });
       await this.#d.store.delete('container', cur.id);
-    });
-    this.#d.events.publish('container', 'destroy', c.id, this.#attrs(c));
-    this.#notify(c.id, ['removed', 'not-running', 'next-exit'], c.state.exitCode);
+      this.#d.events.publish('container', 'destroy', cur.id, this.#attrs(cur));
+      this.#notify(cur.id, ['removed', 'not-running', 'next-exit'], cur.state.exitCode);
+    }).finally(() => this.#removals.delete(c.id));
+    this.#removals.set(c.id, p);
+    return p;
   }
 
   async restart(ref: string, timeout?: number): Promise<void> {
@@ -569,11 +620,7 @@ export class ContainerService {
         await d.store.delete('endpoint', ep.id);
         continue;
       }
-      await d.engine.job('release-orphan-endpoint', (job) =>
-        this.#releaseEndpoint(network, ep, job, async (what, fn) => {
-          await fn().catch((err) => job.log.warn({ err, what }, 'orphan endpoint release step failed'));
-        }),
-      );
+      await d.engine.job('release-orphan-endpoint', (job) => this.#releaseEndpoint(network, ep, job));
     }
   }
 
@@ -652,6 +699,15 @@ export class ContainerService {
     } finally {
       if (this.#locks.get(id) === next) this.#locks.delete(id);
     }
+  }
+}
+
+/** A teardown step: log a failure and go on (teardown must get as far as it can). */
+async function step(job: Job, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    job.log.warn({ err, what }, 'teardown step failed; going on');
   }
 }
 

@@ -132,7 +132,15 @@ describe.skipIf(!isRoot)('containers end to end', () => {
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('out\n');
     expect(r.stderr).toBe('err\n');
-    expect((await d.cli(['ps', '-a', '--filter', 'name=once', '-q'])).stdout).toBe('');
+    // --rm finishes the removal off the user's path: gone within moments
+    let left = 'x';
+    for (let i = 0; i < 40 && left !== ''; i++) {
+      left = (await d.cli(['ps', '-a', '--filter', 'name=once', '-q'])).stdout;
+      if (left) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(left).toBe('');
+    // and its name is free at once
+    expect((await d.cli(['run', '--rm', '--name', 'once', 'busybox', 'true'])).code).toBe(0);
   });
 
   it('exits 125/126/127 as docker for daemon, permission and not-found errors', async () => {
