@@ -65,12 +65,14 @@ export class Daemon {
 
   info(): Record<string, unknown> {
     const c = this.config;
+    const containers = this.containers.list();
+    const running = containers.filter((x) => x.state.status === 'running').length;
     return {
       ID: this.id,
-      Containers: 0,
-      ContainersRunning: 0,
+      Containers: containers.length,
+      ContainersRunning: running,
       ContainersPaused: 0,
-      ContainersStopped: 0,
+      ContainersStopped: containers.length - running,
       Images: this.images.count,
       Driver: c.storageDriver,
       DriverStatus: [['Backing Filesystem', 'extfs']],
