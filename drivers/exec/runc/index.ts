@@ -315,8 +315,12 @@ class RuncDriver {
     const metas = new Set((await this.#host.list(this.#paths.meta)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
     for (const id of await this.#host.list(this.#paths.runtimeRoot)) {
       if (!ID_RE.test(id) || metas.has(id)) continue;
-      await this.#removeLeftover(id);
-      removed.push(`runtime state of ${id.slice(0, 12)}`);
+      try {
+        await this.#removeLeftover(id);
+        removed.push(`runtime state of ${id.slice(0, 12)}`);
+      } catch (err) {
+        this.#log.warn({ err, container: id }, 'removing leftover runtime state failed');
+      }
     }
     // exec sessions of an earlier daemon whose process has ended (nobody else removes them)
     for (const s of await this.#host.list(this.#paths.sessions)) {

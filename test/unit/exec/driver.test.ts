@@ -184,6 +184,20 @@ describe('exec/runc driver on a fake host', () => {
     );
   });
 
+  it('restore removes runtime state no meta owns and exec session dirs whose conmon is gone', async () => {
+    await d.handlers.exec_create({ spec: spec() }, job()); // owned: stays
+    await host.mkdirp(`/run/berth/runc/${ID2}`); // a crash's leftover
+    host.files.set(`/run/berth/runc/${ID2}/state.json`, '{}');
+    await host.mkdirp('/run/berth/exec/sessions/old');
+    host.files.set('/run/berth/exec/sessions/old/conmon.pid', '4242');
+    const rep = await d.restore();
+    expect(rep.removed).toEqual([`runtime state of ${ID2.slice(0, 12)}`, 'exec session old']);
+    expect(host.calls).toContain(`run /usr/bin/runc --root /run/berth/runc delete --force ${ID2}`);
+    expect(await host.exists(`/run/berth/runc/${ID2}`)).toBe(false);
+    expect(await host.exists('/run/berth/exec/sessions/old')).toBe(false);
+    expect(await host.exists(`/run/berth/runc/${ID}`)).toBe(true);
+  });
+
   it('resize and attach of a container that is not running are conflicts', async () => {
     await expect(d.resize(ID, BUNDLE(ID), 24, 80)).rejects.toSatisfy((e) => isBerthError(e, 'conflict'));
     await expect(d.resize(ID, BUNDLE(ID), -1, 80)).rejects.toSatisfy((e) => isBerthError(e, 'invalid_parameter'));
