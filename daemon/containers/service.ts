@@ -194,6 +194,9 @@ export class ContainerService {
                 tty: c.config.Tty,
                 openStdin: c.config.OpenStdin,
                 stdinOnce: c.config.StdinOnce,
+                ...(c.config.Tty && c.hostConfig.ConsoleSize && c.hostConfig.ConsoleSize[0] > 0
+                  ? { consoleSize: { height: c.hostConfig.ConsoleSize[0], width: c.hostConfig.ConsoleSize[1] } }
+                  : {}),
               },
               files,
               stopSignal: c.config.StopSignal ?? 'SIGTERM',
