@@ -78,11 +78,13 @@ describe.skipIf(!isRoot)('berthd under systemd', () => {
   it('tells NOTIFY_SOCKET READY=1 once it answers', async () => {
     const dir = testDir('notify');
     const sock = join(dir, 'notify.sock');
-    // node has no unix datagram sockets; python3 plays systemd's end.
-    const py = spawn('python3', ['-c', `import socket,sys\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint('bound', flush=True)\nprint(s.recv(4096).decode(), flush=True)`, sock]);
+    // node has no unix datagram sockets; perl (essential on Debian) plays systemd's end.
+    const py = spawn('perl', ['-MIO::Socket::UNIX', '-e', '$|=1; my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Local => $ARGV[0]) or die "bind: $!"; print "bound\n"; my $m; $s->recv($m, 4096); print "$m\n";', sock]);
     let got = '';
     py.stdout.on('data', (c) => (got += c.toString()));
-    while (!got.includes('bound')) await new Promise((r) => setTimeout(r, 20));
+    py.stderr.on('data', (c) => (got += c.toString()));
+    for (let i = 0; i < 250 && !got.includes('bound'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toContain('bound');
     const prefix = uniquePrefix();
     const host = await makeHost(prefix);
     const d = await startTestDaemon({ netns: host.name, namePrefix: prefix, args: ['--bridge', `${prefix}b0`], env: { NOTIFY_SOCKET: sock } });
