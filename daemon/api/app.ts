@@ -9,6 +9,9 @@ import { systemRoutes } from './routes/system.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { containerRoutes } from './routes/containers.js';
+import { execRoutes } from './routes/exec.js';
+import { statsRoutes } from './routes/stats.js';
+import { volumeRoutes } from './routes/volumes.js';
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -38,7 +41,13 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
       if (version) (req as VersionedRaw)[VERSION_KEY] = version;
       return url;
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // No coercion: a body that says 7 where a string belongs is a bad request, not "7".
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    // A URL fastify cannot route (bad percent-encoding, a too long parameter): Docker's error shape and headers.
+    frameworkErrors(err, _req, reply) {
+      reply.raw.writeHead(400, { 'Content-Type': 'application/json', ...dockerHeaders() });
+      reply.raw.end(JSON.stringify({ message: err.message }));
+    },
   });
 
   app.decorateRequest('apiVersion', '');
@@ -85,6 +94,9 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
   await app.register(imageRoutes(daemon));
   await app.register(networkRoutes(daemon));
   await app.register(containerRoutes(daemon));
+  await app.register(execRoutes(daemon));
+  await app.register(statsRoutes(daemon));
+  await app.register(volumeRoutes());
   return app;
 }
 

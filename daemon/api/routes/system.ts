@@ -31,13 +31,13 @@ export function systemRoutes(d: Daemon): FastifyPluginAsync {
         schema: {
           querystring: {
             type: 'object',
-            properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, all: { type: 'boolean' } },
+            properties: { limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' }, all: { type: 'string', enum: ['0', '1', 'true', 'false'] } },
           },
         },
       },
       async (req) => {
-        const q = req.query as { limit?: number; all?: boolean };
-        return d.engine.recent({ limit: q.limit ?? 50, topLevel: !q.all });
+        const q = req.query as { limit?: string; all?: string };
+        return d.engine.recent({ limit: Number(q.limit ?? 50), topLevel: !(q.all === '1' || q.all === 'true') });
       },
     );
 
