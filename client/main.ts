@@ -2,9 +2,10 @@
 // berth: global flags, then docker-like dispatch (`berth ps`, `berth container ls`, `berth system
 // jobs`) to a command loaded on demand, run against the daemon's API; errors become docker's
 // messages and exit codes.
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { ApiError, ConnectError, unixApi, type Api } from './api.js';
+import { ApiError, ConnectError, connectApi, DEFAULT_HOST, resolveTarget, type Api, type Target } from './api.js';
 import type { Command, Io } from './command.js';
 import { UsageError } from './command.js';
 import { EXIT } from './exit-codes.js';
@@ -83,20 +84,25 @@ export const commands: Record<string, Loader> = {
   'network disconnect': () => import('./commands/network/disconnect.js'),
 };
 
-export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
+export { DEFAULT_HOST };
 
 const globalFlags = {
   host: { type: 'list', short: 'H' },
   debug: { type: 'bool', short: 'D' },
   'log-level': { type: 'string', short: 'l' },
   config: { type: 'string' },
+  tls: { type: 'bool' },
+  tlsverify: { type: 'bool' },
+  tlscacert: { type: 'string' },
+  tlscert: { type: 'string' },
+  tlskey: { type: 'string' },
   help: { type: 'bool', short: 'h' },
   version: { type: 'bool', short: 'v' },
 } as const;
 
 function usage(): string {
   const names = [...new Set(Object.keys(commands))].sort();
-  return `Usage:  berth [OPTIONS] COMMAND\n\nA container engine that speaks the Docker Engine API.\n\nGlobal options:\n  -H, --host string   Daemon socket to connect to (default ${DEFAULT_HOST}; env BERTH_HOST)\n  -D, --debug         Enable debug mode\n  -v, --version       Print version information and quit\n\nCommands:\n${names.map((n) => `  ${n}`).join('\n')}\n\nRun 'berth COMMAND --help' for more information on a command.\n`;
+  return `Usage:  berth [OPTIONS] COMMAND\n\nA container engine that speaks the Docker Engine API.\n\nGlobal options:\n  -H, --host string   Daemon socket to connect to: unix:///path or tcp://HOST:PORT (default ${DEFAULT_HOST};\n                      env BERTH_HOST, DOCKER_HOST)\n      --tls           Use TLS; implied by --tlsverify\n      --tlsverify     Use TLS and verify the daemon (env BERTH_TLS_VERIFY, DOCKER_TLS_VERIFY)\n      --tlscacert string  Trust certs signed only by this CA (default ~/.berth/ca.pem; env BERTH_CERT_PATH, DOCKER_CERT_PATH)\n      --tlscert string    Path to TLS certificate file (default ~/.berth/cert.pem)\n      --tlskey string     Path to TLS key file (default ~/.berth/key.pem)\n  -D, --debug         Enable debug mode\n  -v, --version       Print version information and quit\n\nCommands:\n${names.map((n) => `  ${n}`).join('\n')}\n\nRun 'berth COMMAND --help' for more information on a command.\n`;
 }
 
 /** Resolve argv to a command: two words first (`system jobs`), then one. */
@@ -107,7 +113,12 @@ export function resolveCommand(args: string[]): { key: string; rest: string[] } 
   return undefined;
 }
 
-export async function runCli(argv: string[], io: Io, makeApi: (host: string) => Api = unixApi): Promise<number> {
+/** Builds the Api for a host; `tls` is set when TLS is on (tcp:// hosts use it). */
+export type MakeApi = (host: string, tls?: Target['tls']) => Api;
+
+const defaultMakeApi: MakeApi = (host, tls) => connectApi(tls ? { host, tls } : { host });
+
+export async function runCli(argv: string[], io: Io, makeApi: MakeApi = defaultMakeApi): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(argv, globalFlags, { interspersed: false });
@@ -148,10 +159,10 @@ export async function runCli(argv: string[], io: Io, makeApi: (host: string) => 
     }
     throw e;
   }
-  const host = flags.host?.at(-1) ?? io.env.BERTH_HOST ?? DEFAULT_HOST;
   let api: Api;
   try {
-    api = makeApi(host);
+    const target = resolveTarget(flags, io.env, homedir(), existsSync);
+    api = makeApi(target.host, target.tls);
   } catch (e) {
     io.err(`berth: ${(e as Error).message}\n`);
     return EXIT.daemon;

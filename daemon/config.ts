@@ -2,6 +2,7 @@
 // Everything is validated here, before anything is touched, into one frozen Config.
 import { readFileSync } from 'node:fs';
 import { FlagError, parseBool, parseFlags, type FlagSpec } from '../client/flags.js';
+import { validateHosts } from './listeners.js';
 
 export interface Config {
   hosts: string[];
@@ -25,6 +26,15 @@ export interface Config {
   firewallBackend: 'iptables' | 'nftables';
   /** Seconds to wait for running jobs at shutdown. */
   shutdownTimeout: number;
+  /** TCP listeners speak TLS (--tls, implied by --tlsverify). */
+  tls: boolean;
+  /** TCP clients must present a certificate signed by tlsCaCert (--tlsverify). */
+  tlsVerify: boolean;
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
+  /** Allow TCP without client verification on a non-loopback address (--insecure-tcp-listener). */
+  insecureTcpListener: boolean;
 }
 
 export const daemonFlags = {
@@ -48,11 +58,19 @@ export const daemonFlags = {
   'default-address-pool': { type: 'list' },
   'firewall-backend': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
+  tls: { type: 'bool' },
+  tlsverify: { type: 'bool' },
+  tlscacert: { type: 'string' },
+  tlscert: { type: 'string' },
+  tlskey: { type: 'string' },
+  'insecure-tcp-listener': { type: 'bool' },
   help: { type: 'bool', short: 'h' },
   version: { type: 'bool', short: 'v' },
 } as const satisfies FlagSpec;
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
+/** berthd's config dir: the installed daemon.json and the default TLS files (dockerd's ~/.docker). */
+export const CONFIG_DIR = '/etc/berth';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /** Config-file keys are the long flag names; list flags may be arrays (`"hosts"` as dockerd too). */
@@ -101,6 +119,8 @@ export function loadConfig(argv: readonly string[]): Config | { help: true } | {
     throw new FlagError(`config file key "${fileKey}" must be a list of strings`);
   };
   const bool = (k: keyof typeof daemonFlags, dflt: boolean) => {
+    const f = (flags as Record<string, unknown>)[k];
+    if (typeof f === 'boolean') return f;
     const v = str(k);
     return v === undefined ? dflt : parseBool(k, v);
   };
@@ -116,7 +136,20 @@ export function loadConfig(argv: readonly string[]): Config | { help: true } | {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,14}$/.test(bridge)) throw new FlagError(`invalid bridge name "${bridge}"`);
 
   const hosts = list('host', 'hosts');
-  for (const h of hosts) validateHost(h);
+  const tlsVerify = bool('tlsverify', false);
+  const tlsSettings = {
+    tls: tlsVerify || bool('tls', false),
+    tlsVerify,
+    tlsCaCert: str('tlscacert') ?? `${CONFIG_DIR}/ca.pem`,
+    tlsCert: str('tlscert') ?? `${CONFIG_DIR}/cert.pem`,
+    tlsKey: str('tlskey') ?? `${CONFIG_DIR}/key.pem`,
+    insecureTcpListener: bool('insecure-tcp-listener', false),
+  };
+  try {
+    validateHosts({ hosts, ...tlsSettings });
+  } catch (e) {
+    throw new FlagError((e as Error).message);
+  }
 
   return Object.freeze({
     hosts: hosts.length > 0 ? hosts : [DEFAULT_SOCKET],
@@ -138,6 +171,7 @@ export function loadConfig(argv: readonly string[]): Config | { help: true } | {
     defaultAddressPools: list('default-address-pool', 'default-address-pools').map(parsePool),
     firewallBackend,
     shutdownTimeout,
+    ...tlsSettings,
   });
 }
 
@@ -166,12 +200,11 @@ function parsePool(s: string): { base: string; size: number } {
   return { base, size };
 }
 
-/** Hosts berthd can listen on: unix://<absolute path>. (tcp:// and fd:// come with the remote API.) */
-export function validateHost(h: string): void {
-  if (h.startsWith('unix://')) {
-    const p = h.slice('unix://'.length);
-    if (!p.startsWith('/')) throw new FlagError(`invalid host "${h}": want unix:///absolute/path`);
-    return;
+/** A -H value berthd can listen on (see daemon/listeners.ts parseHost); throws a FlagError. */
+export function validateHost(h: string, tls = false): void {
+  try {
+    validateHosts({ hosts: [h], tls, tlsVerify: tls, tlsCaCert: '', tlsCert: '', tlsKey: '', insecureTcpListener: true });
+  } catch (e) {
+    throw new FlagError((e as Error).message);
   }
-  throw new FlagError(`invalid host "${h}": berthd listens on unix:///path sockets`);
 }

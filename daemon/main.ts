@@ -2,12 +2,11 @@
 // berthd: parse the config, take the pidfile, compose store → sys → drivers → engine → API, listen
 // on every -H socket, tell systemd, and on SIGINT/SIGTERM shut down in order.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync, unlinkSync, chmodSync, chownSync } from 'node:fs';
-import { createServer, ServerResponse, type Server } from 'node:http';
-import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from './config.js';
+import { clearStaleSockets, openListeners, planListeners, type Listeners } from './listeners.js';
 import { FlagError } from '../client/flags.js';
 import { makeLogger } from './log.js';
 import { acquirePidfile } from './lifecycle/pidfile.js';
@@ -22,18 +21,16 @@ import { realSys, type Sys } from '../drivers/sys/index.js';
 import { makeNames } from '../drivers/names.js';
 import { loadDrivers } from './drivers.js';
 import type { Log } from '../drivers/log.js';
-import { BerthError, invalidParameter } from '../drivers/errors.js';
+import { invalidParameter } from '../drivers/errors.js';
 
 export interface RunningDaemon {
   daemon: Daemon;
+  /** The unix socket files berthd made. */
   sockets: string[];
+  /** Everything served, with real ports (tcp://127.0.0.1:2376 (tls verify), fd://3 (unix /run/berth.sock)). */
+  listeners: string[];
   /** Graceful shutdown; resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
-}
-
-/** Paths of unix sockets from -H values (validated by loadConfig). */
-function socketPaths(cfg: Config): string[] {
-  return cfg.hosts.map((h) => h.slice('unix://'.length));
 }
 
 function groupId(name: string): number {
@@ -45,40 +42,20 @@ function groupId(name: string): number {
   return Number(line.split(':')[2]);
 }
 
-/** A socket file nobody listens on is stale and may be removed; a live one is refused. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  if (!statSync(path).isSocket()) throw invalidParameter(`${path} exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (live) throw new BerthError('conflict', `another daemon is listening on ${path}`);
-  unlinkSync(path);
-}
-
 export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {}): Promise<RunningDaemon> {
   // 1. Check everything we can before changing anything.
-  const sockets = socketPaths(cfg);
+  // Listeners: socket directories, ports, systemd's fds, certificate files, key against cert.
+  const plan = await planListeners(cfg);
   const gid = cfg.group !== undefined ? groupId(cfg.group) : undefined;
-  for (const s of sockets) {
-    const dir = dirname(s);
-    // The exec root is ours to create; any other socket directory must exist already.
-    if (dir !== cfg.execRoot && !existsSync(dir)) throw invalidParameter(`cannot listen on unix://${s}: directory ${dir} does not exist`);
-  }
   const names = makeNames(cfg.namePrefix);
   mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
 
   // 2. The pidfile: from here on, every failure must give it back.
   const releasePidfile = acquirePidfile(cfg.pidfile);
-  const servers: Server[] = [];
+  let listeners: Listeners | undefined;
   let daemon: Daemon | undefined;
   try {
-    for (const s of sockets) await clearStaleSocket(s);
+    await clearStaleSockets(plan);
     mkdirSync(cfg.dataRoot, { recursive: true, mode: 0o711 });
     const store = await FileStore.open<DaemonRecords>(join(cfg.dataRoot, 'state'), RECORD_KINDS, log);
     const engine = new Engine(log);
@@ -90,29 +67,9 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
 
     const app = await buildApp(daemon);
     await app.ready();
-    for (const path of sockets) {
-      const server = createServer(app.routing);
-      server.keepAliveTimeout = 60_000;
-      // Clients half-close hijacked connections (docker attach without stdin): keep our side open.
-      (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-      // `Connection: Upgrade` (attach, exec start): node hands us the socket with its HTTP parser
-      // detached; route it through fastify like any request, whose handler then hijacks it.
-      server.on('upgrade', (req, socket, head) => {
-        if (head.length) socket.unshift(head);
-        const res = new ServerResponse(req);
-        res.assignSocket(socket as import('node:net').Socket);
-        res.on('finish', () => socket.end()); // a plain answer (an error): the connection ends with it
-        app.routing(req, res);
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      });
-      servers.push(server);
-      chmodSync(path, 0o660);
-      if (gid !== undefined) chownSync(path, 0, gid);
-    }
-    log.info({ sockets, dataRoot: cfg.dataRoot, execRoot: cfg.execRoot }, 'berthd is ready');
+    listeners = await openListeners(plan, app.routing, { log, ...(gid !== undefined ? { gid } : {}), env: process.env });
+    const l = listeners;
+    log.info({ listeners: l.urls, dataRoot: cfg.dataRoot, execRoot: cfg.execRoot }, 'berthd is ready');
     await notifySystemd('READY=1');
 
     let closing: Promise<void> | undefined;
@@ -121,36 +78,30 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
       (closing ??= (async () => {
         log.info({ reason }, 'shutting down: no new requests; waiting for running jobs');
         await notifySystemd('STOPPING=1');
-        const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-        for (const s of servers) s.closeIdleConnections();
+        const closed = l.close();
         const drained = await d.engine.drain(cfg.shutdownTimeout * 1000);
         if (!drained) log.warn({ timeoutS: cfg.shutdownTimeout }, 'jobs still running at the shutdown timeout: aborted');
         d.containers.shutdown();
         d.closeStreams();
-        for (const s of servers) s.closeAllConnections();
-        await Promise.all(closed);
+        l.closeAllConnections();
+        await closed;
         await app.close();
         for (const drv of d.engine.allDrivers()) await drv.shutdown?.().catch((err) => log.error({ err }, 'driver shutdown'));
         await d.store.flush();
-        for (const s of sockets) rmSocket(s);
+        l.removeSocketFiles();
         releasePidfile();
         log.info('berthd stopped');
       })());
-    return { daemon, sockets, shutdown };
+    return { daemon, sockets: l.socketFiles, listeners: l.urls, shutdown };
   } catch (err) {
-    for (const s of servers) s.close();
-    for (const s of sockets.slice(0, servers.length)) rmSocket(s);
+    if (listeners) {
+      void listeners.close();
+      listeners.closeAllConnections();
+      listeners.removeSocketFiles();
+    }
     if (daemon) for (const drv of daemon.engine.allDrivers()) await drv.shutdown?.().catch(() => {});
     releasePidfile();
     throw err;
-  }
-}
-
-function rmSocket(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    /* already gone */
   }
 }
 
@@ -179,7 +130,15 @@ const USAGE = `Usage: berthd [OPTIONS]
 A container engine that speaks the Docker Engine API.
 
 Options:
-  -H, --host list              Socket(s) to listen on (default unix:///run/berth/berth.sock)
+  -H, --host list              Socket(s) to listen on: unix:///path, tcp://ADDR:PORT, fd:// or fd://N
+                               (systemd socket activation) (default unix:///run/berth/berth.sock)
+      --tls                    Serve TCP listeners over TLS; implied by --tlsverify
+      --tlsverify              Use TLS and require a client certificate signed by --tlscacert
+      --tlscacert string       Trust client certificates signed only by this CA (default /etc/berth/ca.pem)
+      --tlscert string         Path to the TLS certificate file (default /etc/berth/cert.pem)
+      --tlskey string          Path to the TLS key file (default /etc/berth/key.pem)
+      --insecure-tcp-listener  Allow TCP without client certificates on a non-loopback address:
+                               anyone who reaches it controls the host
       --data-root string       Root of persistent state (default /var/lib/berth)
       --exec-root string       Root of runtime state (default /run/berth)
   -p, --pidfile string         Pid file (default /run/berth/berthd.pid)

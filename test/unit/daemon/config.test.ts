@@ -45,7 +45,8 @@ describe('berthd config', () => {
   });
 
   it.each([
-    [['-H', 'tcp://0.0.0.0:2375'], /invalid host/],
+    [['-H', 'tcp://0.0.0.0:2375'], /refusing to serve the API over plain TCP on tcp:\/\/0.0.0.0:2375.*--insecure-tcp-listener/],
+    [['-H', 'udp://x'], /invalid host/],
     [['-H', 'unix://relative.sock'], /absolute/],
     [['--log-level', 'loud'], /invalid log level/],
     [['--bridge', 'this-name-is-too-long'], /invalid bridge name/],
