@@ -59,6 +59,13 @@ function isZero(v: unknown): boolean {
   return false;
 }
 
+/** An unsupported option is set when it is not zero; its maps (Volumes, Tmpfs, Sysctls, StorageOpt)
+ *  carry their meaning in their keys (`-v /data` is {"/data": {}}, `--tmpfs /x` is {"/x": ""}). */
+function isUnset(v: unknown): boolean {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return Object.keys(v).length === 0;
+  return isZero(v);
+}
+
 const RESTART_NAMES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
 export function validateRestartPolicy(p: Partial<RestartPolicy> | null | undefined): RestartPolicy {
@@ -79,16 +86,17 @@ export function networkModeOf(hc: Partial<HostConfig> | null | undefined): strin
 export function buildContainer(nameParam: string | undefined, body: CreateBody, look: CreateLookups): ContainerRecord {
   if (!body || typeof body !== 'object') throw invalidParameter('config cannot be empty in order to create a container');
   for (const [k, v] of Object.entries(body)) {
-    if (!SUPPORTED_CONFIG.has(k) && !isZero(v)) throw invalidParameter(`berth does not support the container option ${k}`);
+    if (!SUPPORTED_CONFIG.has(k) && !isUnset(v)) throw invalidParameter(`berth does not support the container option ${k}`);
   }
-  if (!isZero(body.Volumes)) throw invalidParameter('berth does not support volumes yet (Config.Volumes)');
+  if (!isUnset(body.Volumes)) throw invalidParameter(`berth does not support volumes yet (-v ${Object.keys(body.Volumes ?? {}).join(', ')})`);
   if (body.NetworkDisabled) throw invalidParameter('berth does not support NetworkDisabled; use --network none');
   if (!isZero(body.Healthcheck)) throw invalidParameter('berth does not support health checks yet');
   const hc = body.HostConfig ?? {};
   for (const [k, v] of Object.entries(hc)) {
-    if (!SUPPORTED_HOST.has(k) && !isZero(v)) throw invalidParameter(`berth does not support the host option ${k} (HostConfig.${k})`);
+    if (!SUPPORTED_HOST.has(k) && !isUnset(v)) throw invalidParameter(`berth does not support the host option ${k} (HostConfig.${k})`);
   }
   if (hc.LogConfig?.Type && hc.LogConfig.Type !== 'json-file') throw invalidParameter(`berth does not support the log driver "${hc.LogConfig.Type}"; it keeps json-file logs`);
+  if (!isUnset(hc.LogConfig?.Config)) throw invalidParameter(`berth does not support log options (--log-opt ${Object.keys(hc.LogConfig?.Config ?? {}).join(', ')})`);
 
   // name
   let name: string;

@@ -213,6 +213,8 @@ export function containerRoutes(d: Daemon): FastifyPluginAsync {
       const upgrade = /upgrade/i.test(String(req.headers.connection ?? '')) || Boolean(req.headers.upgrade);
       reply.hijack();
       const socket = req.raw.socket;
+      // An upgraded socket has no listener of node's left: a client gone mid-write (EPIPE) must not crash berthd.
+      socket.on('error', () => socket.destroy());
       hijackHead(socket, upgrade, tty ? RAW : MULTIPLEXED);
       if (on('logs')) {
         for await (const e of d.containers.logs(c.id, { stdout: on('stdout'), stderr: on('stderr') })) socket.write(tty ? e.line : frame(e.stream, e.line));

@@ -64,7 +64,9 @@ export function conmonArgv(a: ConmonArgs): string[] {
     'error',
     ...(a.tty ? ['--terminal'] : []),
     ...(a.openStdin ? ['--stdin'] : []),
-    ...(a.openStdin && !a.stdinOnce ? ['--leave-stdin-open'] : []),
+    // StdinOnce closes stdin when the first client's input ends, but never a TTY's (as dockerd): a
+    // `run -it` detached with ctrl-p ctrl-q must still take input from the next `attach`.
+    ...(a.openStdin && (!a.stdinOnce || a.tty) ? ['--leave-stdin-open'] : []),
   ];
 }
 

@@ -41,6 +41,8 @@ describe('conmonArgv', () => {
     expect(conmonArgv({ ...base, tty: true }).slice(-1)).toEqual(['--terminal']);
     expect(conmonArgv({ ...base, openStdin: true }).slice(-2)).toEqual(['--stdin', '--leave-stdin-open']);
     expect(conmonArgv({ ...base, openStdin: true, stdinOnce: true }).slice(-1)).toEqual(['--stdin']);
+    // a TTY's stdin stays open for the next attach (docker run -it, detach, attach)
+    expect(conmonArgv({ ...base, tty: true, openStdin: true, stdinOnce: true }).slice(-3)).toEqual(['--terminal', '--stdin', '--leave-stdin-open']);
   });
 });
 
