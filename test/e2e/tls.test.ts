@@ -4,7 +4,7 @@
 // with an expired one and over plain HTTP, and berthd logs why. Socket activation with sockets a
 // wrapper passes as systemd does (LISTEN_FDS/LISTEN_PID, fds 3 and 4). Bad starts leave nothing.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,17 @@ if (!hasDocker) console.log('skipping docker CLI TLS checks: no docker CLI on PA
 if (!hasPython) console.log('skipping socket activation: no python3 to play systemd (bind, set LISTEN_PID, exec)');
 
 const PORT = 2376;
+
+/** Temp dirs of this file (certificates, state of failed starts, the install), removed at its end. */
+const made: string[] = [];
+function tmp(label: string): string {
+  const d = testDir(label);
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const TCP = `tcp://127.0.0.1:${PORT}`;
 
 /** berthd's JSON log lines that refused a client, parsed. */
@@ -74,7 +85,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd on tcp:// with --tlsverify', ()
   beforeAll(async () => {
     const prefix = uniquePrefix();
     host = await makeHost(prefix);
-    const dir = testDir('pki');
+    const dir = tmp('pki');
     pki = await makePki(dir);
     // DOCKER_CERT_PATH / BERTH_CERT_PATH layout
     certDir = join(dir, 'client');
@@ -184,7 +195,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd on tcp:// with --tlsverify', ()
   });
 
   it('runs an attached container over TLS: the hijacked stream, half-closed by the client, carries the output', async () => {
-    const tar = await busyboxTar(testDir('img'));
+    const tar = await busyboxTar(tmp('img'));
     expect((await d.cli(['import', tar, 'busybox:latest'])).code).toBe(0);
     const r = await berth(['-H', TCP, ...tlsFlags(), 'run', '--rm', 'busybox', 'sh', '-c', 'echo over tls; exit 4']);
     expect(r.stderr).toBe('');
@@ -231,8 +242,8 @@ describe.skipIf(!isRoot || !withOpenssl || !hasPython)('berthd under socket acti
   it('serves the unix and TCP sockets it was given, TLS on the TCP one, and leaves them to their owner', async () => {
     const prefix = uniquePrefix();
     const host = await makeHost(prefix);
-    const dir = testDir('fd');
-    const pki = await makePki(testDir('fdpki'));
+    const dir = tmp('fd');
+    const pki = await makePki(tmp('fdpki'));
     const sock = join(dir, 'activated.sock');
     const argv = [
       'python3', '-c', ACTIVATE, `unix:${sock}`, `tcp:127.0.0.1:${PORT}`, '--',
@@ -279,7 +290,7 @@ describe.skipIf(!isRoot || !withOpenssl || !hasPython)('berthd under socket acti
   });
 
   it('refuses fd:// when no sockets were passed, leaving nothing', async () => {
-    const dir = testDir('nofd');
+    const dir = tmp('nofd');
     const r = await run([process.execPath, BERTHD, '-H', 'fd://', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'berthd.pid')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot listen on fd://: no sockets were passed by systemd');
@@ -293,7 +304,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd bad remote-API starts', () => {
   let pki: Pki;
   beforeAll(async () => {
     host = await makeHost(uniquePrefix());
-    pki = await makePki(testDir('badpki'));
+    pki = await makePki(tmp('badpki'));
   });
   afterAll(async () => {
     await host?.destroy();
@@ -310,7 +321,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd bad remote-API starts', () => {
     ['a key that does not match the certificate', () => ['-H', TCP, ...tls().slice(0, 6), pki.clientKey], 1, 'does not match the certificate in --tlscert'],
     ['a missing CA', () => ['-H', TCP, '--tlsverify', '--tlscacert', '/nonexistent/ca.pem', '--tlscert', pki.serverCert, '--tlskey', pki.serverKey], 1, 'cannot read --tlscacert /nonexistent/ca.pem'],
   ])('refuses %s: a clear error, exit non-zero, no pidfile, socket or dirs', async (_what, args, code, msg) => {
-    const dir = testDir('bad');
+    const dir = tmp('bad');
     const sock = join(dir, 'berth.sock');
     const r = await run([
       ...nsenterArgs(host.name), process.execPath, BERTHD, '-H', `unix://${sock}`, ...args(),
@@ -322,7 +333,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd bad remote-API starts', () => {
   });
 
   it('refuses a TCP port already in use before taking the pidfile', async () => {
-    const dir = testDir('busy');
+    const dir = tmp('busy');
     const holder = spawn('nsenter', [`--net=/run/netns/${host.name}`, '--', process.execPath, '-e', `require('net').createServer().listen(${PORT}, '127.0.0.1', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
     registerPid(holder.pid!);
     try {
@@ -336,4 +347,54 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd bad remote-API starts', () => {
       unregisterPid(holder.pid!);
     }
   });
+});
+
+describe('scripts/install.sh', () => {
+  it('installs binaries, units and a config file, enabling and starting nothing', async () => {
+    const t = tmp('install');
+    // systemctl and groupadd on PATH record any call: there must be none
+    mkdirSync(join(t, 'shim'));
+    for (const tool of ['systemctl', 'groupadd']) {
+      writeFileSync(join(t, 'shim', tool), `#!/bin/sh\necho "${tool} $*" >> ${join(t, 'calls')}\nexit 1\n`, { mode: 0o755 });
+    }
+    const env = { ...process.env, PATH: `${join(t, 'shim')}:${process.env.PATH}` };
+
+    // staged for a package: files under DESTDIR only, no group made
+    const staged = await run(['bash', join(ROOT, 'scripts/install.sh')], { env: { ...env, DESTDIR: join(t, 'stage') }, timeoutMs: 120_000 });
+    expect(staged.stderr).toBe('');
+    expect(staged.code).toBe(0);
+    for (const f of ['usr/local/bin/berthd', 'usr/local/bin/berth', 'usr/local/lib/berth/dist/daemon/main.js', 'etc/systemd/system/berthd.service', 'etc/systemd/system/berthd.socket', 'etc/berth/daemon.json'])
+      expect(existsSync(join(t, 'stage', f)), f).toBe(true);
+    expect(readFileSync(join(t, 'stage/usr/local/bin/berthd'), 'utf8')).toContain(' /usr/local/lib/berth/dist/daemon/main.js "$@"');
+    expect(existsSync(join(t, 'stage/usr/local/lib/berth/node_modules/vitest'))).toBe(false); // production packages only
+    expect(existsSync(join(t, 'stage/usr/local/lib/berth/node_modules/fastify'))).toBe(true);
+
+    // into a prefix of its own, with an operator's config file in place
+    const p = (s: string) => join(t, s);
+    mkdirSync(p('etc/berth'), { recursive: true });
+    writeFileSync(p('etc/berth/daemon.json'), '{"log-level": "debug"}\n');
+    const r = await run(['bash', join(ROOT, 'scripts/install.sh')], {
+      env: { ...env, PREFIX: p('usr'), SYSTEMD_DIR: p('systemd'), CONFIG_DIR: p('etc/berth'), GROUP: 'root' },
+      timeoutMs: 120_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('nothing was enabled or started');
+    expect(existsSync(p('calls'))).toBe(false); // no systemctl, no groupadd
+    expect(readFileSync(p('etc/berth/daemon.json'), 'utf8')).toBe('{"log-level": "debug"}\n');
+    expect((await run([p('usr/bin/berthd'), '--version'])).stdout).toBe('berthd version 0.1.0, API 1.51\n');
+    expect((await run([p('usr/bin/berth'), '--version'])).stdout).toBe('berth version 0.1.0, API 1.51\n');
+
+    const service = readFileSync(p('systemd/berthd.service'), 'utf8');
+    expect(service).toContain(`ExecStart=${p('usr/bin/berthd')} -H fd:// --config-file ${p('etc/berth/daemon.json')}\n`);
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'Delegate=yes', 'KillMode=process', 'Requires=berthd.socket']) expect(service).toContain(`${line}\n`);
+    const socket = readFileSync(p('systemd/berthd.socket'), 'utf8');
+    for (const line of ['ListenStream=/run/berth/berth.sock', 'SocketMode=0660', 'SocketUser=root', 'SocketGroup=root']) expect(socket).toContain(`${line}\n`);
+    const verify = await run(['systemd-analyze', 'verify', p('systemd/berthd.socket'), p('systemd/berthd.service')]);
+    if (verify.stderr.includes('ENOENT') || verify.code === 127) console.log('systemd-analyze not available: units not verified');
+    else expect(verify.stderr).toBe('');
+
+    // the shipped config file is one berthd accepts
+    const { loadConfig } = await import('../../daemon/config.js');
+    expect(loadConfig(['--config-file', join(t, 'stage/etc/berth/daemon.json')])).toMatchObject({ dataRoot: '/var/lib/berth', logLevel: 'info' });
+  }, 240_000);
 });
