@@ -25,6 +25,14 @@ import {
 } from './reference.js';
 import type { ConfigBlob, ImageConfig, ImageRecord } from './types.js';
 import { filterImages } from './wire.js';
+import { VERSION } from '../api/app.js';
+import { credentialsFrom, type Credentials } from './registry/auth.js';
+import { RegistryClient } from './registry/client.js';
+import { parsePlatform } from './registry/manifest.js';
+import { DistributionMetadata } from './registry/metadata.js';
+import { pullImage, type PullStore } from './registry/pull.js';
+import { pushImages, type PushedTag } from './registry/push.js';
+import { message, type ProgressSink } from './registry/progress.js';
 
 export interface ImportOptions {
   /** "name" or "name:tag" (docker import's repository argument). */
@@ -39,6 +47,13 @@ export interface ImportOptions {
 
 export type RemoveItem = { Untagged: string } | { Deleted: string };
 
+/** What pull and push are told by the API: credentials, cancellation, where progress goes. */
+export interface RegistryRequest {
+  creds?: Credentials | undefined;
+  signal?: AbortSignal | undefined;
+  progress: ProgressSink;
+}
+
 /** Who uses an image: a container id (treated as running), or the id and whether it runs. */
 export type ImageUser = string | { id: string; running: boolean } | undefined;
 
@@ -48,6 +63,10 @@ export class ImageService {
   readonly #d: Daemon;
   readonly #blobs: BlobStore;
   readonly #ready: Promise<void>;
+  readonly #registry: RegistryClient;
+  readonly #metadata: DistributionMetadata;
+  /** Layer downloads in flight, by diff id (shared by concurrent pulls). */
+  readonly #downloads = new Map<string, Promise<unknown>>();
   /** Record changes (tags moving between images, deletions) one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -58,6 +77,13 @@ export class ImageService {
     this.#d = d;
     const blobs = new BlobStore(join(d.config.dataRoot, 'image'));
     this.#blobs = blobs;
+    // Throws on a bad --insecure-registry or --registry-mirror: the daemon does not start.
+    this.#registry = new RegistryClient({
+      insecure: d.config.insecureRegistries,
+      mirrors: d.config.registryMirrors,
+      userAgent: `berth/${VERSION} (linux; ${goArch(process.arch)})`,
+    });
+    this.#metadata = new DistributionMetadata(join(d.config.dataRoot, 'image'));
     this.#ready = (async () => {
       await blobs.init();
       const n = await blobs.sweepTmp();
@@ -405,6 +431,101 @@ export class ImageService {
     }
   }
 
+  // ---- pull / push / login ---------------------------------------------------------------------
+
+  /** docker pull (POST /images/create?fromImage=&tag=&platform=): `tag` may be a digest; neither a
+   *  tag in `fromImage` nor `tag` pulls every tag of the repository. Errors met before the first
+   *  progress message reject; the caller streams the rest. */
+  async pull(fromImage: string, o: RegistryRequest & { tag?: string | undefined; platform?: string | undefined }): Promise<ImageRecord[]> {
+    await this.#ready;
+    const ref = pullReference(fromImage, o.tag);
+    const platform = o.platform ? parsePlatform(o.platform) : undefined;
+    const defaultPlatform = { os: 'linux', architecture: goArch(process.arch) };
+    const one = (r: Reference) =>
+      this.#d.engine.job('image_pull', async (job) => {
+        const res = await pullImage(this.#registry, this.#pullStore(), job, { ref: r, platform, defaultPlatform, creds: o.creds, signal: o.signal, progress: o.progress });
+        this.#d.events.publish('image', 'pull', familiarString(r), { name: familiarString(r) });
+        return res;
+      });
+    if (ref.tag !== undefined || ref.digest !== undefined) {
+      const res = await one(ref);
+      o.progress(message(`Status: ${res.changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}`));
+      return [res.image];
+    }
+    const tags = (await this.#registry.repository(ref, { creds: o.creds, actions: ['pull'], signal: o.signal }).tags()).sort();
+    if (tags.length === 0) throw notFound(`repository ${familiarName(ref)} has no tags`);
+    const out: ImageRecord[] = [];
+    let changed = false;
+    for (const tag of tags) {
+      const res = await one({ ...ref, tag });
+      changed ||= res.changed;
+      out.push(res.image);
+    }
+    o.progress(message(`Status: ${changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(ref)}`));
+    return out;
+  }
+
+  /** docker push (POST /images/{name}/push?tag=): the tag, or every local tag of the repository. */
+  async push(name: string, o: RegistryRequest & { tag?: string | undefined }): Promise<PushedTag[]> {
+    await this.#ready;
+    const r = parseReference(name);
+    if (r.digest) throw invalidParameter('cannot push a digest reference');
+    const repoName = familiarName(r);
+    const tag = o.tag || r.tag;
+    if (tag !== undefined) withTag(r, tag);
+    const tags = tag !== undefined ? [tag] : this.#tagsOf(repoName);
+    if (tags.length === 0) throw notFound(`An image does not exist locally with the tag: ${repoName}`);
+    const list = tags.map((t) => {
+      const image = this.find(`${repoName}:${t}`);
+      if (!image) throw notFound(`tag does not exist: ${repoName}:${t}`);
+      return { tag: t, image };
+    });
+    for (const { image } of list)
+      for (const l of [`sha256:${image.id}`, ...image.layers]) if (!(await this.#blobs.has(l))) throw notFound(`blob ${l} of image ${image.id.slice(0, 12)} is missing`);
+    return this.#d.engine.job('image_push', async () => {
+      const pushed = await pushImages(
+        this.#registry,
+        { blobs: this.#blobs, metadata: this.#metadata, addDigest: async (image, rd) => void (await this.#commit(image, [], [rd])) },
+        { name: { domain: r.domain, path: r.path }, tags: list, creds: o.creds, signal: o.signal, progress: o.progress },
+      );
+      for (const { tag: t, image } of list) this.#event('push', image.id, `${repoName}:${t}`);
+      return pushed;
+    });
+  }
+
+  /** POST /auth: check credentials against a registry (nothing is stored: clients keep them). */
+  async login(body: Record<string, unknown>, signal?: AbortSignal): Promise<{ Status: string; IdentityToken: string }> {
+    const server = typeof body.serveraddress === 'string' ? body.serveraddress : '';
+    const creds = credentialsFrom(body) ?? {};
+    const r = await this.#registry.login(server, creds, signal);
+    return { Status: 'Login Succeeded', IdentityToken: r.identityToken ?? '' };
+  }
+
+  #tagsOf(repoName: string): string[] {
+    const out: string[] = [];
+    for (const i of this.list()) for (const t of i.repoTags) if (t.slice(0, t.lastIndexOf(':')) === repoName) out.push(t.slice(t.lastIndexOf(':') + 1));
+    return out.sort();
+  }
+
+  #pullStore(): PullStore {
+    return {
+      blobs: this.#blobs,
+      metadata: this.#metadata,
+      downloads: this.#downloads,
+      unpack: (diffId, job) => this.#unpack(diffId, job),
+      image: (id) => this.#d.store.get('image', id),
+      record: (config, diffIds, job) => this.#loadOne({ config, tags: [], layers: diffIds.map((digest) => ({ kind: 'blob' as const, digest })) }, job),
+      commit: async (rec, tags, digests) => {
+        const before = this.#d.store.get('image', rec.id);
+        const had = new Set([...(before?.repoTags ?? []), ...(before?.repoDigests ?? [])]);
+        const image = await this.#commit(rec, tags, digests);
+        for (const t of tags) if (!had.has(t)) this.#event('tag', rec.id, t);
+        return { image, named: [...tags, ...digests].some((n) => !had.has(n)) };
+      },
+      isReferenced: (digest) => this.#referencedBlobs().has(digest),
+    };
+  }
+
   // ---- tag / remove / prune ---------------------------------------------------------------------
 
   /** docker tag: `repo` may carry the tag ("x:1"); `tag` overrides it. */
@@ -434,10 +555,11 @@ export class ImageService {
         const short = img.id.slice(0, 12);
         const names = [...img.repoTags, ...img.repoDigests];
         const byName = this.#nameOf(ref, img);
-        if (byName && names.length > 1) {
-          await this.#setNames(img, names.filter((n) => n !== byName));
-          this.#event('untag', img.id, byName);
-          return [{ Untagged: byName }];
+        const drop = byName ? droppedWith(byName, img) : [];
+        if (byName && names.length > drop.length) {
+          await this.#setNames(img, names.filter((n) => !drop.includes(n)));
+          for (const n of drop) this.#event('untag', img.id, n);
+          return drop.map((n) => ({ Untagged: n }));
         }
         if (!byName && names.length > 1 && !opts.force)
           throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
@@ -517,15 +639,17 @@ export class ImageService {
     return s;
   }
 
-  /** Write `rec` (merging with a record of the same id) and give it `tags`, taking them from other images. */
-  #commit(rec: ImageRecord, tags: string[]): Promise<ImageRecord> {
+  /** Write `rec` (merging with a record of the same id) and give it `tags` and repo `digests`
+   *  ("name@sha256:…", from a registry), taking them from other images. */
+  #commit(rec: ImageRecord, tags: string[], digests: string[] = []): Promise<ImageRecord> {
     return this.#serial(async () => {
       const now = new Date().toISOString();
       for (const other of this.list()) {
         if (other.id === rec.id) continue;
         const keep = other.repoTags.filter((t) => !tags.includes(t));
-        if (keep.length !== other.repoTags.length) {
-          await this.#d.store.put('image', { ...other, repoTags: keep });
+        const keepDigests = other.repoDigests.filter((t) => !digests.includes(t));
+        if (keep.length !== other.repoTags.length || keepDigests.length !== other.repoDigests.length) {
+          await this.#d.store.put('image', { ...other, repoTags: keep, repoDigests: keepDigests });
           for (const t of other.repoTags.filter((x) => tags.includes(x))) this.#event('untag', other.id, t);
         }
       }
@@ -533,6 +657,7 @@ export class ImageService {
       const merged: ImageRecord = {
         ...cur,
         repoTags: [...new Set([...cur.repoTags, ...tags])],
+        repoDigests: [...new Set([...cur.repoDigests, ...digests])],
         ...(tags.length ? { lastTagTime: now } : {}),
       };
       await this.#d.store.put('image', merged);
@@ -560,6 +685,26 @@ export class ImageService {
     const labels = this.#d.store.get('image', id)?.config.Labels ?? {};
     this.#d.events.publish('image', action, `sha256:${id}`, { ...labels, ...(name ? { name } : {}) });
   }
+}
+
+/** The names an rmi by `name` removes, as docker: the name, and when it is a repository's last
+ *  tag on the image, that repository's digest names ("x@sha256:…") too. */
+function droppedWith(name: string, img: ImageRecord): string[] {
+  if (name.includes('@')) return [name];
+  const repo = name.slice(0, name.lastIndexOf(':'));
+  if (img.repoTags.some((t) => t !== name && t.slice(0, t.lastIndexOf(':')) === repo)) return [name];
+  return [name, ...img.repoDigests.filter((d) => d.slice(0, d.indexOf('@')) === repo)];
+}
+
+/** The reference a pull asks for: `fromImage` with `tag` (a tag or a digest) when given. */
+export function pullReference(fromImage: string, tag?: string): Reference {
+  const r = parseReference(fromImage);
+  if (!tag) return r;
+  if (tag.startsWith('sha256:')) {
+    if (!DIGEST_RE.test(tag)) throw invalidParameter(`invalid reference format: unsupported digest "${tag}"`);
+    return { domain: r.domain, path: r.path, digest: tag };
+  }
+  return withTag(r, tag);
 }
 
 /** The tag an import gets: docker import's repository argument with an optional tag parameter. */

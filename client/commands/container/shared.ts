@@ -3,7 +3,7 @@
 // TTY resizing, and the y/N prompt of prune.
 import { ApiError, type Api } from '../../api.js';
 import type { Io } from '../../command.js';
-import { familiarWithTag, pullQuery } from '../../opts/image-ref.js';
+import { familiarWithTag } from '../../opts/image-ref.js';
 import type { CreateRequest } from '../../opts/container.js';
 
 export function daemonErrorText(e: unknown): string {
@@ -71,10 +71,11 @@ export async function showProgress(res: AsyncIterable<Buffer | string>, write: (
   line(buf);
 }
 
-/** POST /images/create?fromImage=…: the one place a run/create pulls. */
+/** POST /images/create?fromImage=…: the one place a run/create pulls (with the stored
+ *  credentials; progress drawn on stderr as `berth pull` draws it). Loaded on demand. */
 export async function pullImage(api: Api, image: string, io: Io, quiet: boolean): Promise<void> {
-  const res = await api.stream('POST', '/images/create', { query: pullQuery(image) });
-  await showProgress(res, quiet ? () => {} : io.err);
+  const { pull } = await import('../image/pull.js');
+  await pull(api, io, image, { quiet, write: io.err });
 }
 
 function isNoSuchImage(e: unknown): boolean {

@@ -1,12 +1,17 @@
 // /images endpoints in Docker Engine API shape: list, inspect, history, import (create?fromSrc),
-// load, save (get), tag, remove, prune. Image names may hold slashes, so /images/<name>/<verb> is
-// routed by a wildcard and split here. Bodies of import and load are tar streams read from the
-// raw request. All logic is in daemon/images/service.ts.
+// pull (create?fromImage), push, load, save (get), tag, remove, prune, and POST /auth. Image names
+// may hold slashes, so /images/<name>/<verb> is routed by a wildcard and split here. Bodies of
+// import and load are tar streams read from the raw request; pull and push answer with a stream of
+// JSON progress messages. All logic is in daemon/images/service.ts.
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Daemon } from '../../daemon.js';
 import { invalidParameter, notFound, notImplemented } from '../../../drivers/errors.js';
 import { parseFilters } from '../../events.js';
 import { toInspect, toSummary } from '../../images/wire.js';
+import { decodeRegistryAuth } from '../../images/registry/auth.js';
+import { errorMessage, type JsonMessage, type ProgressSink } from '../../images/registry/progress.js';
+import { toHttpError } from '../errors.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -45,6 +50,41 @@ function jsonStream(reply: FastifyReply, messages: object[]): FastifyReply {
   return reply.header('Content-Type', 'application/json').send(Buffer.from(messages.map((m) => JSON.stringify(m) + '\n').join('')));
 }
 
+/**
+ * Answer with the JSON progress stream of `work`, as dockerd does: an error before the first
+ * message is a plain HTTP error (status and {message}); after it, an {errorDetail} line ends the
+ * stream. A client that goes away cancels the work.
+ */
+async function progressStream(req: FastifyRequest, reply: FastifyReply, work: (progress: ProgressSink, signal: AbortSignal) => Promise<unknown>): Promise<FastifyReply> {
+  const ac = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) ac.abort(new Error('the client went away: cancelled'));
+  });
+  const out = new PassThrough();
+  let opened: () => void = () => {};
+  const first = new Promise<'open'>((r) => (opened = () => r('open')));
+  const progress = (m: JsonMessage) => {
+    opened();
+    out.write(JSON.stringify(m) + '\n');
+  };
+  const task = work(progress, ac.signal);
+  await Promise.race([first, task.then(() => 'done' as const)]);
+  task.then(
+    () => out.end(),
+    (e: unknown) => {
+      const { message } = toHttpError(e);
+      req.log.debug({ err: e }, 'progress stream ended by an error');
+      out.end(JSON.stringify(errorMessage(message)) + '\n');
+    },
+  );
+  return reply.header('Content-Type', 'application/json').send(out);
+}
+
+function registryAuth(req: FastifyRequest) {
+  const h = req.headers['x-registry-auth'];
+  return decodeRegistryAuth(Array.isArray(h) ? h[0] : h);
+}
+
 export function imageRoutes(d: Daemon): FastifyPluginAsync {
   const images = d.images;
   return async (app: FastifyInstance) => {
@@ -68,7 +108,13 @@ export function imageRoutes(d: Daemon): FastifyPluginAsync {
     app.post('/images/create', async (req, reply) => {
       const q = req.query as Query;
       const fromSrc = one(q.fromSrc);
-      if (one(q.fromImage)) throw notImplemented('pulling images from a registry is not supported yet: use `berth load` or `berth import`');
+      const fromImage = one(q.fromImage);
+      if (fromImage) {
+        const creds = registryAuth(req);
+        const tag = one(q.tag) || undefined;
+        const platform = one(q.platform) || undefined;
+        return progressStream(req, reply, (progress, signal) => images.pull(fromImage, { tag, platform, creds, signal, progress }));
+      }
       if (fromSrc === undefined) throw invalidParameter('fromSrc or fromImage is required');
       if (fromSrc !== '-') throw notImplemented('importing from a URL is not supported: download it and import the file');
       const rec = await images.importImage(req.raw, {
@@ -79,6 +125,17 @@ export function imageRoutes(d: Daemon): FastifyPluginAsync {
         source: '-',
       });
       return jsonStream(reply, [{ status: `sha256:${rec.id}` }]);
+    });
+
+    // docker login: the daemon checks the credentials with the registry; the client keeps them.
+    app.post('/auth', async (req, reply) => {
+      const body = req.body;
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('the body must be a JSON object with username, password and serveraddress');
+      const ac = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) ac.abort(new Error('the client went away'));
+      });
+      return images.login(body as Record<string, unknown>, ac.signal);
     });
 
     app.post('/images/load', async (req, reply) => {
@@ -126,9 +183,13 @@ export function imageRoutes(d: Daemon): FastifyPluginAsync {
 
     app.post('/images/*', async (req, reply) => {
       const { name, verb } = splitNameVerb((req.params as { '*': string })['*'], ['tag', 'push']);
-      if (verb === 'push') throw notImplemented('pushing images to a registry is not supported yet');
-      if (verb !== 'tag') throw notFound('page not found');
       const q = req.query as Query;
+      if (verb === 'push') {
+        const creds = registryAuth(req);
+        const tag = one(q.tag) || undefined;
+        return progressStream(req, reply, (progress, signal) => images.push(name, { tag, creds, signal, progress }));
+      }
+      if (verb !== 'tag') throw notFound('page not found');
       await images.tag(name, one(q.repo) ?? '', one(q.tag) || undefined);
       return reply.code(201).send();
     });

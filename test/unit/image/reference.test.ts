@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { familiarName, familiarString, fullString, normalizeTagged, parseReference, withDefaultTag } from '../../../daemon/images/reference.js';
 import { isBerthError } from '../../../drivers/errors.js';
+import { pullReference } from '../../../daemon/images/service.js';
 
 describe('image references', () => {
   it.each([
@@ -62,5 +63,45 @@ describe('image references', () => {
     expect(normalizeTagged('busybox')).toBe('busybox:latest');
     expect(normalizeTagged('docker.io/library/busybox:1')).toBe('busybox:1');
     expect(normalizeTagged('localhost:5000/x')).toBe('localhost:5000/x:latest');
+  });
+});
+
+describe('pull references (fromImage + tag)', () => {
+  const D = `sha256:${'c'.repeat(64)}`;
+  it.each([
+    ['busybox', undefined, { domain: 'docker.io', path: 'library/busybox' }],
+    ['busybox', '1.36', { domain: 'docker.io', path: 'library/busybox', tag: '1.36' }],
+    ['busybox:1.36', undefined, { domain: 'docker.io', path: 'library/busybox', tag: '1.36' }],
+    ['busybox:1.36', 'latest', { domain: 'docker.io', path: 'library/busybox', tag: 'latest' }],
+    ['docker.io/library/busybox', D, { domain: 'docker.io', path: 'library/busybox', digest: D }],
+    [`busybox@${D}`, undefined, { domain: 'docker.io', path: 'library/busybox', digest: D }],
+    [`busybox:1@${D}`, undefined, { domain: 'docker.io', path: 'library/busybox', tag: '1', digest: D }],
+    ['localhost:5000/a/b', 'v2', { domain: 'localhost:5000', path: 'a/b', tag: 'v2' }],
+    ['127.0.0.1:5000/x', undefined, { domain: '127.0.0.1:5000', path: 'x' }],
+    ['[::1]:5000/x', '1', { domain: '[::1]:5000', path: 'x', tag: '1' }],
+    ['ghcr.io/org/tool', undefined, { domain: 'ghcr.io', path: 'org/tool' }],
+    ['localhost:5000', undefined, { domain: 'docker.io', path: 'library/localhost', tag: '5000' }],
+  ])('%s with tag %s', (from, tag, want) => {
+    expect(pullReference(from, tag)).toEqual(want);
+  });
+
+  it.each([
+    ['Busybox', undefined, 'must be lowercase'],
+    ['busybox', 'sha256:abc', 'unsupported digest'],
+    ['busybox', `sha512:${'a'.repeat(128)}`, 'invalid tag format'],
+    ['busybox', 'a b', 'invalid tag format'],
+    ['busybox', '.x', 'invalid tag format'],
+    ['localhost:5000/', undefined, 'invalid reference format'],
+    ['http://localhost:5000/x', undefined, 'invalid reference format'],
+    [`busybox@sha512:${'a'.repeat(128)}`, undefined, 'unsupported digest'],
+  ])('refuses %j with tag %j', (from, tag, msg) => {
+    let err: unknown;
+    try {
+      pullReference(from, tag);
+    } catch (e) {
+      err = e;
+    }
+    expect(isBerthError(err, 'invalid_parameter'), String(err)).toBe(true);
+    expect((err as Error).message).toContain(msg);
   });
 });

@@ -1,0 +1,270 @@
+// Pull one image: manifest (an index resolves to this platform's manifest), config, then the
+// layers three at a time. Each layer streams from the registry through a sha256 of the compressed
+// bytes and the decompressor into the content store, which names it by the sha256 of what came
+// out (the config's diff id) and keeps it only when both digests match; the layer is unpacked
+// right after. Layers the store has are skipped. Every step that adds something registers its
+// undo on the job, so a failed or cancelled pull leaves nothing; a pull cut short by a crash
+// leaves only whole, verified blobs, which the next pull uses. The record comes last.
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { Job } from '../../../drivers/handlers.js';
+import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.js';
+import { archiveError, decompress } from '../../../drivers/image/layer/compression.js';
+import type { BlobStore } from '../blobs.js';
+import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
+import { familiarName, familiarString, type Reference } from '../reference.js';
+import type { ConfigBlob, ImageRecord } from '../types.js';
+import type { Credentials } from './auth.js';
+import type { RegistryClient, Repository } from './client.js';
+import { inBatches } from './concurrency.js';
+import { readSmall } from './http.js';
+import { CONFIG_LIMIT, configMatches, platformString, selectManifest, type Descriptor, type Platform } from './manifest.js';
+import type { BlobSource, DistributionMetadata } from './metadata.js';
+import { action, bytes, message, shortId, Throttle, type ProgressSink } from './progress.js';
+
+/** Layer downloads at a time. */
+export const PULL_CONCURRENCY = 3;
+
+/** What a pull needs from the image service (the store side). */
+export interface PullStore {
+  blobs: BlobStore;
+  metadata: DistributionMetadata;
+  /** Layer downloads in flight in this daemon, by diff id (two pulls of one layer share one). */
+  downloads: Map<string, Promise<unknown>>;
+  /** Unpack a layer blob with the storage driver (idempotent). */
+  unpack(diffId: string, job: Job): Promise<{ size: number }>;
+  image(id: string): ImageRecord | undefined;
+  /** The record of a verified config whose layers are in the store (writes the config blob). */
+  record(config: Buffer, diffIds: string[], job: Job): Promise<ImageRecord>;
+  /** Give the image these tags and repo digests: the record as stored, and whether a name was new to it. */
+  commit(rec: ImageRecord, tags: string[], digests: string[]): Promise<{ image: ImageRecord; named: boolean }>;
+  /** A blob some image record uses (never deleted by an undo). */
+  isReferenced(digest: string): boolean;
+}
+
+export interface PullRequest {
+  /** With a tag or a digest. */
+  ref: Reference;
+  /** The platform asked for (`--platform`); undefined means this machine's, leniently. */
+  platform: Platform | undefined;
+  defaultPlatform: Platform;
+  creds?: Credentials | undefined;
+  signal?: AbortSignal | undefined;
+  progress: ProgressSink;
+}
+
+export interface PullResult {
+  image: ImageRecord;
+  /** Digest of what the reference named (the index, for a multi-platform image). */
+  digest: string;
+  /** Something was downloaded or a name moved ("Downloaded newer image" rather than "up to date"). */
+  changed: boolean;
+}
+
+export async function pullImage(client: RegistryClient, store: PullStore, job: Job, req: PullRequest): Promise<PullResult> {
+  const { ref } = req;
+  const reference = ref.digest ?? ref.tag;
+  if (!reference) throw invalidParameter('a pull needs a tag or a digest');
+  const ac = new AbortController();
+  const abort = (reason: unknown) => ac.abort(reason);
+  job.signal.addEventListener('abort', () => abort(job.signal.reason), { once: true });
+  req.signal?.addEventListener('abort', () => abort(req.signal!.reason), { once: true });
+  if (req.signal?.aborted) abort(req.signal.reason);
+  const repo = client.repository(ref, { creds: req.creds, actions: ['pull'], signal: ac.signal });
+
+  // 1. What to pull: everything is fetched and checked before the first message.
+  const top = await repo.manifest(reference);
+  let man = top;
+  const want = req.platform ?? req.defaultPlatform;
+  if (top.parsed.kind === 'index') {
+    const d = selectManifest(top.parsed.manifests, want);
+    man = await repo.manifest(d.digest);
+  }
+  if (man.parsed.kind !== 'manifest') throw invalidParameter(`manifest ${man.digest} of ${repo.fullName}: an index inside an index is not supported`);
+  const { config: cdesc, layers } = man.parsed;
+  const cbytes = await fetchConfig(repo, cdesc);
+  const config = parseConfig(cbytes, cdesc.digest);
+  const diffIds = config.rootfs!.diff_ids!;
+  if (diffIds.length !== layers.length)
+    throw invalidParameter(`manifest ${man.digest} of ${repo.fullName} lists ${layers.length} layers but its config ${diffIds.length} diff ids`);
+  if (config.os && config.os !== 'linux') throw invalidParameter(`image operating system "${config.os}" cannot be used on this platform`);
+  if (req.platform && top.parsed.kind === 'manifest' && !configMatches(config, req.platform))
+    throw notFound(
+      `image with reference ${familiarString(ref)} was found but does not match the specified platform: wanted ${platformString(req.platform)}, actual: ${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`,
+    );
+
+  req.progress(message(`Pulling from ${ref.path}`, reference));
+  const id = hexOf(cdesc.digest);
+  const have = store.image(id);
+  const pulled: { diffId: string; source: BlobSource }[] = [];
+  if (!have || !(await allPresent(store, have.layers))) {
+    const unique = dedupe(layers, diffIds);
+    for (const u of unique) req.progress(action('Pulling fs layer', shortId(u.desc.digest)));
+    await inBatches(
+      unique,
+      PULL_CONCURRENCY,
+      async (u) => {
+        try {
+          const got = await layer(repo, store, job, u.desc, u.diffId, req.progress);
+          if (got) pulled.push({ diffId: u.diffId, source: { digest: u.desc.digest, repository: repo.fullName, mediaType: u.desc.mediaType, size: u.desc.size } });
+        } catch (e) {
+          abort(e);
+          throw e;
+        }
+      },
+      (u) => req.progress(action('Waiting', shortId(u.desc.digest))),
+    );
+  }
+  const rec = await store.record(cbytes, diffIds, job);
+  const tags = ref.tag !== undefined && !ref.digest ? [familiarString({ domain: ref.domain, path: ref.path, tag: ref.tag })] : [];
+  const { image, named } = await store.commit(rec, tags, [`${familiarName(ref)}@${top.digest}`]);
+  for (const p of pulled) await store.metadata.add(p.diffId, p.source).catch((err: unknown) => job.log.warn({ err }, 'cannot record where a layer came from'));
+  req.progress(message(`Digest: ${top.digest}`));
+  return { image, digest: top.digest, changed: pulled.length > 0 || named };
+}
+
+async function allPresent(store: PullStore, diffIds: string[]): Promise<boolean> {
+  for (const d of diffIds) if (!(await store.blobs.has(d))) return false;
+  return true;
+}
+
+/** One entry per distinct layer (an image may hold the same layer twice). */
+function dedupe(layers: Descriptor[], diffIds: string[]): { desc: Descriptor; diffId: string }[] {
+  const seen = new Set<string>();
+  const out: { desc: Descriptor; diffId: string }[] = [];
+  layers.forEach((desc, i) => {
+    const diffId = diffIds[i]!;
+    if (seen.has(diffId)) return;
+    seen.add(diffId);
+    out.push({ desc, diffId });
+  });
+  return out;
+}
+
+async function fetchConfig(repo: Repository, d: Descriptor): Promise<Buffer> {
+  if (d.size > CONFIG_LIMIT) throw invalidParameter(`image config ${d.digest} is too large (${d.size} bytes)`);
+  const { body } = await repo.blob(d.digest);
+  const buf = await readSmall(body, CONFIG_LIMIT, `image config ${d.digest}`).catch((e: unknown) => {
+    if (e instanceof RangeError) throw invalidParameter(e.message);
+    throw e;
+  });
+  const got = sha256(buf);
+  if (got !== d.digest) throw invalidParameter(`image config ${d.digest} does not match its digest: the registry sent content with digest ${got}`);
+  return buf;
+}
+
+function parseConfig(buf: Buffer, digest: string): ConfigBlob {
+  let c: ConfigBlob;
+  try {
+    c = JSON.parse(buf.toString('utf8')) as ConfigBlob;
+  } catch {
+    throw invalidParameter(`image config ${digest} is not valid JSON`);
+  }
+  const ids = c?.rootfs?.diff_ids;
+  if (!Array.isArray(ids) || !ids.every((d) => typeof d === 'string' && DIGEST_RE.test(d))) throw invalidParameter(`image config ${digest} has no valid rootfs.diff_ids`);
+  return c;
+}
+
+/** Download (unless present) and unpack one layer. Resolves true when it was downloaded. */
+async function layer(repo: Repository, store: PullStore, job: Job, desc: Descriptor, diffId: string, progress: ProgressSink): Promise<boolean> {
+  const id = shortId(desc.digest);
+  const inflight = store.downloads.get(diffId);
+  if (inflight) await inflight.catch(() => {});
+  let downloaded = false;
+  if (await store.blobs.has(diffId)) progress(action('Already exists', id));
+  else {
+    const p = download(repo, store, job, desc, diffId, progress);
+    store.downloads.set(diffId, p);
+    try {
+      await p;
+    } finally {
+      if (store.downloads.get(diffId) === p) store.downloads.delete(diffId);
+    }
+    downloaded = true;
+    progress(bytes('Extracting', id, 0, desc.size));
+  }
+  await store.unpack(diffId, job);
+  if (downloaded) {
+    progress(bytes('Extracting', id, desc.size, desc.size));
+    progress(action('Pull complete', id));
+  }
+  return downloaded;
+}
+
+async function download(repo: Repository, store: PullStore, job: Job, desc: Descriptor, diffId: string, progress: ProgressSink): Promise<void> {
+  const id = shortId(desc.digest);
+  const throttle = new Throttle();
+  const { body, length } = await repo.blob(desc.digest);
+  if (length !== undefined && length !== desc.size) {
+    body.destroy();
+    throw invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
+  }
+  // Compressed bytes are hashed here and fed to the decompressor, whose output the content store
+  // hashes and writes to a temp file. If that side fails (bad gzip), the rest is still read and
+  // hashed: a digest mismatch is the error to report when there is one.
+  const feed = new PassThrough({ highWaterMark: 1 << 20 });
+  const hash = createHash('sha256');
+  let failed = false;
+  const writing = (async () => {
+    const { stream } = await decompress(feed);
+    // Until the store reads it (it opens its temp file first), an error from upstream (the feed
+    // destroyed on a digest mismatch) would be an 'error' event nobody listens to: the store's
+    // read loop sees it anyway.
+    stream.on('error', () => {});
+    return store.blobs.write(stream, diffId);
+  })();
+  const settled = writing.then(
+    (w) => w,
+    (e: unknown) => {
+      failed = true;
+      throw e;
+    },
+  );
+  settled.catch(() => {});
+  let n = 0;
+  try {
+    for await (const chunk of body) {
+      const c = chunk as Buffer;
+      hash.update(c);
+      n += c.length;
+      if (n > desc.size) throw invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`);
+      if (throttle.due(id)) progress(bytes('Downloading', id, n, desc.size));
+      if (!failed && !feed.write(c))
+        await new Promise<void>((resolve) => {
+          const done = () => resolve();
+          feed.once('drain', done);
+          settled.then(done, done);
+        });
+    }
+  } catch (e) {
+    feed.destroy(e as Error);
+    await settled.catch(() => {});
+    body.destroy();
+    throw e;
+  }
+  progress(bytes('Downloading', id, n, desc.size));
+  progress(action('Verifying Checksum', id));
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== desc.digest || n !== desc.size) {
+    const err = invalidParameter(`blob ${desc.digest} of ${repo.fullName} does not match its digest: the registry sent ${n} bytes with digest ${got}`);
+    feed.destroy(err);
+    await settled.catch(() => {});
+    throw err;
+  }
+  feed.end();
+  let w;
+  try {
+    w = await settled;
+  } catch (e) {
+    const err = archiveError(e);
+    if (err instanceof BerthError && /does not match its digest/.test(err.message))
+      throw invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
+    if (err instanceof BerthError) throw invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err);
+    throw err;
+  }
+  if (w.created)
+    job.undo.push('delete pulled layer blob', async () => {
+      if (!store.isReferenced(diffId)) await store.blobs.delete(diffId);
+    });
+  progress(action('Download complete', id));
+}
