@@ -3,7 +3,7 @@
 // sockets, certificate files, key against cert); then every listener is opened as a node:http or
 // node:https server handing requests — and hijacked `Connection: Upgrade` connections — to the
 // same handler. TLS applies to TCP listeners (tcp:// and TCP sockets from systemd); unix sockets
-// are guarded by their file mode and group.
+// are guarded by their file mode and group. Operators' view: contrib/systemd/README.md.
 import { chmodSync, chownSync, existsSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { BlockList, connect, createServer as createNetServer, isIP, type Socket } from 'node:net';
