@@ -12,6 +12,7 @@ import { containerRoutes } from './routes/containers.js';
 import { execRoutes } from './routes/exec.js';
 import { statsRoutes } from './routes/stats.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { isUpgraded, upgradeBodyStream } from './upgrade-body.js';
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -59,6 +60,9 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
     }
     req.apiVersion = v ?? API_VERSION;
   });
+
+  // An upgraded request's body is still in its socket (node gives no body stream): parsers read it there.
+  app.addHook('preParsing', async (req, _reply, payload) => (isUpgraded(req.raw) ? upgradeBodyStream(req.raw, BODY_LIMIT) : payload));
 
   // JSON bodies may be empty (docker sends Content-Type: application/json on bodiless POSTs).
   app.removeContentTypeParser('application/json');

@@ -45,12 +45,6 @@ const SUPPORTED_HOST = new Set([
   'NetworkMode', 'PortBindings', 'PublishAllPorts', 'Links', 'RestartPolicy', 'AutoRemove',
   'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'ConsoleSize', 'LogConfig', 'Runtime',
 ]);
-const SUPPORTED_CONFIG = new Set([
-  'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts',
-  'Tty', 'OpenStdin', 'StdinOnce', 'Env', 'Cmd', 'Image', 'WorkingDir', 'Entrypoint', 'Labels',
-  'StopSignal', 'StopTimeout', 'MacAddress', 'HostConfig', 'NetworkingConfig', 'ArgsEscaped', 'Shell',
-  'OnBuild', 'NetworkDisabled', 'Healthcheck', 'Volumes',
-]);
 
 function isZero(v: unknown): boolean {
   if (v === null || v === undefined || v === false || v === 0 || v === '' || v === -1) return true;
@@ -85,9 +79,10 @@ export function networkModeOf(hc: Partial<HostConfig> | null | undefined): strin
 
 export function buildContainer(nameParam: string | undefined, body: CreateBody, look: CreateLookups): ContainerRecord {
   if (!body || typeof body !== 'object') throw invalidParameter('config cannot be empty in order to create a container');
-  for (const [k, v] of Object.entries(body)) {
-    if (!SUPPORTED_CONFIG.has(k) && !isUnset(v)) throw invalidParameter(`berth does not support the container option ${k}`);
-  }
+  // Keys Docker's Config does not have are ignored, as dockerd's JSON decoder does (dockerode sends
+  // its options, `name` among them, in the body too). Of Docker's own keys berth reads all but the
+  // build-only OnBuild, Shell and ArgsEscaped (no effect on a container, in Docker either) and
+  // refuses Volumes, NetworkDisabled and Healthcheck below.
   if (!isUnset(body.Volumes)) throw invalidParameter(`berth does not support volumes yet (-v ${Object.keys(body.Volumes ?? {}).join(', ')})`);
   if (body.NetworkDisabled) throw invalidParameter('berth does not support NetworkDisabled; use --network none');
   if (!isZero(body.Healthcheck)) throw invalidParameter('berth does not support health checks yet');

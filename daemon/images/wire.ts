@@ -108,6 +108,14 @@ export function matchesReference(r: ImageRecord, pattern: string): boolean {
   return false;
 }
 
+/** As dockerd: with reference filters, an image is listed under the names that match only
+ *  (`docker images busybox` shows busybox's tags, not the other names of the same image). */
+export function matchingNames(r: ImageRecord, patterns: string[] | undefined): ImageRecord {
+  if (!patterns?.length) return r;
+  const keep = (t: string) => patterns.some((p) => globMatch(p, t) || globMatch(p, t.replace(/[:@][^/]*$/, '')));
+  return { ...r, repoTags: r.repoTags.filter(keep), repoDigests: r.repoDigests.filter(keep) };
+}
+
 export const LIST_FILTERS = ['reference', 'dangling', 'label', 'before', 'since', 'until'];
 
 /** Filter records; `resolve` turns before/since refs into records (throws 404 as Docker). */

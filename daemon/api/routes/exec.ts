@@ -2,7 +2,6 @@
 // the connection (101 when the client asked to upgrade) and pumps the process's stdio: frames without
 // a TTY, raw bytes with one; with a TTY the detach keys (default ctrl-p ctrl-q) end the stream and
 // leave the process running. The exit code is read back through GET /exec/{id}/json.
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -11,7 +10,6 @@ import { invalidParameter } from '../../../drivers/errors.js';
 import { DEFAULT_DETACH_KEYS, EscapeScanner, parseDetachKeys } from '../../../client/attach.js';
 import { ExecService, type ExecCreateBody, type ExecInstance, type ExecStartBody } from '../../containers/exec.js';
 import { frame, hijackHead, MULTIPLEXED, RAW } from '../stream.js';
-import { BODY_LIMIT } from '../app.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const;
 const createSchema = {
@@ -45,35 +43,11 @@ const startSchema = {
   },
 } as const;
 
-/** How long a client may take to send the body of an upgraded request. */
-const UPGRADE_BODY_TIMEOUT_MS = 10_000;
-
 export function execRoutes(d: Daemon): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     const execs = new ExecService(d);
     app.addHook('onClose', async () => execs.close());
     const id = (req: FastifyRequest) => (req.params as { id: string }).id;
-
-    // On an upgraded request node hands the body over with the socket, not the request stream:
-    // read it there (Content-Length bytes), leaving what follows (stdin) in the socket.
-    const parseBody = (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
-      const read = (req.raw as IncomingMessage & { upgrade?: boolean }).upgrade ? readUpgradeBody(req.raw) : readStream(payload);
-      read.then(
-        (text) => {
-          if (text.trim() === '') return done(null, undefined);
-          try {
-            done(null, JSON.parse(text));
-          } catch (e) {
-            done(Object.assign(new Error(`invalid JSON: ${(e as Error).message}`), { statusCode: 400 }));
-          }
-        },
-        (err: Error) => done(Object.assign(err, { statusCode: 400 })),
-      );
-    };
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', parseBody);
-    app.removeContentTypeParser('*');
-    app.addContentTypeParser('*', parseBody);
 
     app.post('/containers/:id/exec', { schema: createSchema }, async (req, reply) => {
       const r = execs.create(id(req), req.body as ExecCreateBody | undefined);
@@ -174,63 +148,4 @@ async function pump(d: Daemon, execs: ExecService, x: ExecInstance, socket: Sock
   if (!ended) await Promise.race([run.exited, new Promise((r) => setTimeout(r, 5_000).unref())]);
   d.streams.delete(closeClient);
   if (!socket.destroyed) socket.end();
-}
-
-function readStream(s: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    s.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > BODY_LIMIT) reject(new Error('request body is too large'));
-      else chunks.push(c);
-    });
-    s.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    s.on('error', reject);
-  });
-}
-
-/** The Content-Length bytes that follow the head of an upgraded request, read off its socket. */
-export function readUpgradeBody(req: IncomingMessage): Promise<string> {
-  const te = String(req.headers['transfer-encoding'] ?? '');
-  if (te && te !== 'identity') return Promise.reject(new Error('an upgraded request needs a Content-Length body, not a chunked one'));
-  const n = Number(req.headers['content-length'] ?? 0);
-  if (!Number.isInteger(n) || n < 0) return Promise.reject(new Error('invalid Content-Length'));
-  if (n > BODY_LIMIT) return Promise.reject(new Error('request body is too large'));
-  if (n === 0) return Promise.resolve('');
-  const socket = req.socket;
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const cleanup = () => {
-      clearTimeout(timer);
-      socket.removeListener('readable', onReadable);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('error', onEnd);
-    };
-    const onReadable = () => {
-      let c: Buffer | null;
-      while (got < n && (c = socket.read() as Buffer | null) !== null) {
-        chunks.push(c);
-        got += c.length;
-      }
-      if (got < n) return;
-      cleanup();
-      const all = Buffer.concat(chunks);
-      if (all.length > n) socket.unshift(all.subarray(n));
-      resolve(all.subarray(0, n).toString('utf8'));
-    };
-    const onEnd = () => {
-      cleanup();
-      reject(new Error('the connection ended before the request body'));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error('timed out reading the request body'));
-    }, UPGRADE_BODY_TIMEOUT_MS);
-    socket.on('readable', onReadable);
-    socket.on('end', onEnd);
-    socket.on('error', onEnd);
-    onReadable();
-  });
 }

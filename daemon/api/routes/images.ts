@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { Daemon } from '../../daemon.js';
 import { invalidParameter, notFound, notImplemented } from '../../../drivers/errors.js';
 import { parseFilters } from '../../events.js';
-import { toInspect, toSummary } from '../../images/wire.js';
+import { matchingNames, toInspect, toSummary } from '../../images/wire.js';
 import { decodeRegistryAuth } from '../../images/registry/auth.js';
 import { errorMessage, type JsonMessage, type ProgressSink } from '../../images/registry/progress.js';
 import { toHttpError } from '../errors.js';
@@ -96,7 +96,7 @@ export function imageRoutes(d: Daemon): FastifyPluginAsync {
       const q = req.query as Query;
       const filters = filtersOf(q);
       for (const f of list(q.filter)) (filters.reference ??= []).push(f); // API < 1.41's `filter`
-      return images.filter(filters).map((r) => toSummary(r, req.apiVersion));
+      return images.filter(filters).map((r) => toSummary(matchingNames(r, filters.reference), req.apiVersion));
     });
 
     app.get('/images/get', async (req, reply) => {
