@@ -269,6 +269,8 @@ export class Repository {
   async #onEndpoint<T>(fn: (ep: Endpoint) => Promise<T>): Promise<T> {
     if (this.#pinned) return this.#wrap(this.#pinned, () => fn(this.#pinned!));
     let last: unknown;
+    let plainErr: unknown;
+    const isTransport = (e: unknown) => e instanceof BerthError && e.cause instanceof TransportError;
     for (const [i, ep] of this.#eps.entries()) {
       const next = this.#eps[i + 1];
       try {
@@ -278,15 +280,16 @@ export class Repository {
         return out;
       } catch (e) {
         last = e;
+        if (isTransport(e) && ep.base.startsWith('http:')) plainErr ??= e;
         if (this.#o.signal?.aborted || !next) break;
-        const transport = e instanceof BerthError && e.cause instanceof TransportError;
-        if (ep.mirror || (transport && next.registry === ep.registry)) continue;
+        if (ep.mirror || (isTransport(e) && next.registry === ep.registry)) continue;
         // An answer from the registry itself: it is the one to use.
         this.#pinned = ep;
         break;
       }
     }
-    throw last;
+    // Nothing answered an insecure registry: the plain-HTTP attempt's error says most (as docker's).
+    throw isTransport(last) && plainErr ? plainErr : last;
   }
 
   async #wrap<T>(ep: Endpoint, fn: () => Promise<T>): Promise<T> {
@@ -410,7 +413,9 @@ export class Repository {
   /** A BerthError for a registry's non-success answer, in docker's words. */
   async #error(res: HttpResponse, what: 'manifest' | 'blob' | 'blob upload' | 'tags' | 'login', ref?: string): Promise<BerthError> {
     const body = res.body.readableEnded ? Buffer.alloc(0) : await readSmall(res.body, ERROR_LIMIT, 'error answer').catch(() => Buffer.alloc(0));
-    const detail = registryMessage(body) ?? `${res.status} ${httpStatusText(res.status)}`;
+    const s0 = res.status;
+    const fallback = s0 === 401 ? 'unauthorized: authentication required' : s0 === 403 ? 'denied: requested access to the resource is denied' : `${s0} ${httpStatusText(s0)}`;
+    const detail = registryMessage(body) ?? fallback;
     const name = this.fullName.replace(/^docker\.io\/(library\/)?/, '');
     const s = res.status;
     if (what === 'manifest' && (s === 401 || s === 403) && this.#o.actions.includes('pull') && !this.#o.actions.includes('push'))
