@@ -33,6 +33,8 @@ export async function loadDrivers(d: Daemon, opts: { sys: Sys; names: Names }): 
         ...(cfg.fixedCidr ? { fixedCidr: cfg.fixedCidr } : {}),
         icc: cfg.icc,
         ipForward: cfg.ipForward,
+        defaultAddressPools: cfg.defaultAddressPools,
+        firewallBackend: cfg.firewallBackend,
         runtime: cfg.runtime,
         storageDriver: cfg.storageDriver,
       },

@@ -13,7 +13,7 @@ import type {
 import type { Log } from './log.js';
 import type { Names } from './names.js';
 import type { Sys } from './sys/index.js';
-import type { Endpoint, NetworkRecord, NetworkSpec, ReconcileReport } from './types.js';
+import type { DriftItem, Endpoint, NetworkRecord, NetworkSpec, ReconcileReport } from './types.js';
 
 export type DriverKind = 'network' | 'image' | 'exec';
 
@@ -34,6 +34,9 @@ export interface NetworkDriver extends DriverBase<'network', NetworkHandlerName>
   readonly builtinNetworks: readonly NetworkSpec[];
   /** Operator's view: what this driver made in the kernel for a network, read back from the kernel. */
   inspect?(network: NetworkRecord, endpoints: Endpoint[]): Promise<Record<string, unknown>>;
+  /** `berth system check`: compare the records with the kernel and list every difference; with
+   *  `repair`, make the kernel match the records and mark each item repaired (or its error). */
+  check?(opts: { repair: boolean }): Promise<DriftItem[]>;
 }
 export type ImageDriver = DriverBase<'image', ImageHandlerName>;
 export interface ExecDriver extends DriverBase<'exec', ExecHandlerName> {
@@ -147,6 +150,10 @@ export interface DriverConfig {
   icc: boolean;
   /** `--ip-forward`: turn net.ipv4.ip_forward on. */
   ipForward: boolean;
+  /** `--default-address-pool`: where networks without a subnet get one (Docker's defaults when empty). */
+  defaultAddressPools?: { base: string; size: number }[];
+  /** `--firewall-backend` (default iptables). */
+  firewallBackend?: 'iptables' | 'nftables';
   /** `--runtime`: the OCI runtime binary (runc or crun). */
   runtime: string;
   /** `--storage-driver`. */

@@ -86,6 +86,10 @@ export interface HandlerTypes {
     out: PortBinding[];
   };
   release_port: { in: { network: NetworkRecord; endpoint: Endpoint }; out: void };
+  /** Make the endpoint carry the container's default route (gateway true) or stop carrying it;
+   *  returns the endpoint as recorded. Idempotent. Published ports do not move with it: the caller
+   *  releases them on the old gateway and allocates them on the new one (Docker's rule). */
+  set_gateway: { in: { network: NetworkRecord; endpoint: Endpoint; gateway: boolean }; out: Endpoint };
   link: { in: { network: NetworkRecord; from: Endpoint; to: Endpoint; ports: PortProto[] }; out: void };
   unlink: { in: { network: NetworkRecord; from: Endpoint; to: Endpoint }; out: void };
   // image
@@ -128,6 +132,7 @@ export const networkHandlers = [
   'release_interface',
   'allocate_port',
   'release_port',
+  'set_gateway',
   'link',
   'unlink',
 ] as const satisfies readonly HandlerName[];

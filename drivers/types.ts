@@ -27,6 +27,7 @@ export interface PortBinding {
   hostPort: number;
 }
 
+/** One address pool of a network: IPv4 (dotted quad) or IPv6 (a ':' in the subnet). */
 export interface IpamConfig {
   subnet: string; // CIDR
   gateway: string; // address, no prefix
@@ -73,10 +74,20 @@ export interface ContainerRef {
 export interface EndpointRequest {
   /** A netns the container already has (a second network); unset: the driver decides. */
   netns?: NetnsRef;
-  /** Wanted address (`--ip`), wanted MAC (`--mac-address`), aliases (`--network-alias`). */
+  /** Wanted address (`--ip`, `--ip6`), wanted MAC (`--mac-address`), aliases (`--network-alias`). */
   ipv4?: string;
+  ipv6?: string;
   mac?: string;
   aliases?: string[];
+  /** Names the network's embedded DNS answers with this endpoint's addresses (Docker's DNSNames:
+   *  container name, aliases, short id, hostname). Default: the container name and the aliases. */
+  dnsNames?: string[];
+  /** The container's `--dns` servers: where the embedded DNS forwards names it does not know
+   *  (default: the host's resolvers). */
+  dnsServers?: string[];
+  /** This endpoint carries the container's default route (Docker's gateway endpoint). Default:
+   *  true for a container's first interface, false for the others. */
+  gateway?: boolean;
   /** Interface name in the container; eth0 for the first network. */
   ifName?: string;
   /** The container whose netns to join, for `--net container:<id>`. */
@@ -101,6 +112,11 @@ export interface Endpoint {
   ipv6?: string;
   gateway6?: string;
   aliases: string[];
+  /** See EndpointRequest. */
+  dnsNames?: string[];
+  dnsServers?: string[];
+  /** The container's default route goes through this endpoint (its published ports live here). */
+  isGateway?: boolean;
   ports: PortBinding[];
   /** Ports this endpoint opened to other containers through `--link` (icc=false). */
   links: LinkRecord[];
@@ -112,6 +128,24 @@ export interface LinkRecord {
   toIp: string;
   fromIp: string;
   ports: PortProto[];
+}
+
+/** One difference between what the records say and what the kernel holds (`berth system check`). */
+export interface DriftItem {
+  /** What kind of object: a firewall rule (or nft element), a chain, a link, a netns, an address,
+   *  a route, a held host port, a DNS responder. */
+  kind: 'rule' | 'chain' | 'link' | 'netns' | 'address' | 'route' | 'port' | 'dns';
+  /** missing: the records want it and the kernel lacks it; extra: berth's, but no record owns it;
+   *  wrong: there, but not as recorded (out of order, down, on another bridge). */
+  state: 'missing' | 'extra' | 'wrong';
+  /** The object, as an operator would name it (a rule line, `veth bv… on br-…`, `172.18.0.1/16 on br-…`). */
+  what: string;
+  network?: string;
+  endpoint?: string;
+  container?: string;
+  /** Set by a repair: whether it was fixed. */
+  repaired?: boolean;
+  error?: string;
 }
 
 export interface ReconcileReport {

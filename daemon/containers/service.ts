@@ -7,12 +7,12 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Daemon } from '../daemon.js';
 import type { AttachOptions, AttachSession, ExecDriver, LogEntry, LogOptions } from '../../drivers/driver.js';
-import { conflict, invalidParameter, notFound, notModified, isBerthError, BerthError } from '../../drivers/errors.js';
+import { conflict, forbidden, invalidParameter, notFound, notModified, isBerthError, BerthError } from '../../drivers/errors.js';
 import type { Job } from '../../drivers/handlers.js';
 import type { Endpoint, NetworkRecord } from '../../drivers/types.js';
-import { portBindingRequests } from '../../drivers/network/ports/spec.js';
 import { CONTAINER_MODE_NETWORK } from '../networks/service.js';
-import { bindingsOf, buildContainer, networkModeOf, type CreateBody } from './create.js';
+import { attachAll, checkConnect, connectRunning, disconnectRunning, isConnected, settingsFor, type EndpointConfig } from '../networks/attach.js';
+import { buildContainer, networkModeOf, type CreateBody } from './create.js';
 import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { linkEnv } from './links.js';
 import { randomName } from './names.js';
@@ -240,26 +240,8 @@ export class ContainerService {
       await d.store.put('container', c);
       return { env: [], hosts: [] };
     }
-    const network = d.networks.get(mode);
-    const settings = c.endpointsConfig[mode] ?? c.endpointsConfig[network.name] ?? {};
-    const ep = await d.networks.run('allocate_interface', network, {
-      container,
-      endpointId: randomBytes(32).toString('hex'),
-      request: {
-        ifName: 'eth0',
-        ...(settings.IPAMConfig?.IPv4Address ? { ipv4: settings.IPAMConfig.IPv4Address } : {}),
-        ...(c.config.MacAddress || settings.MacAddress ? { mac: c.config.MacAddress || settings.MacAddress } : {}),
-        aliases: settings.Aliases ?? [],
-      },
-    }, job);
-    c.netns = ep.netns;
-    c.endpoints = { [network.id]: ep.id };
-    await d.store.put('container', c);
-
-    if (network.driver !== 'host') {
-      const requests = portBindingRequests(bindingsOf(c.hostConfig.PortBindings), c.config.ExposedPorts, c.hostConfig.PublishAllPorts);
-      if (requests.length > 0) await d.networks.run('allocate_port', network, { endpoint: ep, requests }, job);
-    }
+    // Every network in the one netns; the default route and the ports on the gateway endpoint.
+    const { network, endpoint: ep } = await attachAll(d, c, this.#hostname(c), job);
 
     const env: string[] = [];
     const hosts: HostsEntry[] = [];
@@ -481,6 +463,72 @@ export class ContainerService {
 
   #networkOf(netId: string): NetworkRecord | undefined {
     return netId === CONTAINER_MODE_NETWORK.id ? CONTAINER_MODE_NETWORK : this.#d.store.get('network', netId);
+  }
+
+  // ---- network connect / disconnect ------------------------------------------------------
+
+  /** `network connect`: a running container gains an interface at once; any other records the
+   *  network for its next start (Docker's rules: network/attach.ts). */
+  async connect(ref: string, networkRef: string, cfg: EndpointConfig = {}): Promise<void> {
+    const d = this.#d;
+    const c0 = this.get(ref);
+    const n = d.networks.get(networkRef);
+    await this.#locked(c0.id, async () => {
+      const c = this.get(c0.id);
+      if (c.state.status === 'removing') throw conflict(`Container ${c.id} is marked for removal and cannot be connected or disconnected to the network`);
+      const primary = d.networks.find(networkModeOf(c.hostConfig));
+      checkConnect(c, primary, n, cfg);
+      if (isConnected(c, primary, n)) {
+        if (c.state.status !== 'running') return;
+        throw forbidden(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      }
+      const key = n.name;
+      if (c.state.status !== 'running') {
+        c.endpointsConfig[key] = cfg;
+        await d.store.put('container', c);
+        return;
+      }
+      await d.engine.job('network-connect', async (job) => {
+        c.endpointsConfig[key] = cfg;
+        job.undo.push('forget the network in the container record', async () => {
+          delete c.endpointsConfig[key];
+          await d.store.put('container', c);
+        });
+        await connectRunning(d, c, this.#hostname(c), n, cfg, job);
+      });
+      d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
+  }
+
+  /** `network disconnect`: a running container loses the interface at once (the gateway and the
+   *  published ports move if it carried them); any other just forgets the network. */
+  async disconnect(ref: string, networkRef: string, force = false): Promise<void> {
+    const d = this.#d;
+    const c0 = this.get(ref);
+    const n = d.networks.get(networkRef);
+    await this.#locked(c0.id, async () => {
+      const c = this.get(c0.id);
+      if (c.state.status === 'removing') throw conflict(`Container ${c.id} is marked for removal and cannot be connected or disconnected to the network`);
+      const mode = networkModeOf(c.hostConfig);
+      if (mode === 'host' && n.driver === 'host') throw invalidParameter('cannot disconnect container from host network - container was created in host network mode');
+      const primary = d.networks.find(mode);
+      if (primary?.id === n.id)
+        throw invalidParameter(`berth cannot disconnect a container from the network it is created on (${n.name}); connect it to others instead`);
+      const forget = async () => {
+        for (const k of Object.keys(c.endpointsConfig)) if (k === n.name || k === n.id) delete c.endpointsConfig[k];
+        await d.store.put('container', c);
+      };
+      if (c.state.status !== 'running' || !c.endpoints[n.id]) {
+        if (!settingsFor(c, n) && !force) throw forbidden(`container ${c.id} is not connected to the network ${n.name}`);
+        await forget();
+        return;
+      }
+      await d.engine.job('network-disconnect', async (job) => {
+        await disconnectRunning(d, c, n, job);
+        await forget();
+      });
+      d.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
   }
 
   // ---- wait / remove / restart / rename --------------------------------------------------

@@ -127,7 +127,7 @@ export class NetworkService {
   }
 
   /** Run a network handler as a step of a parent job (for the container service). */
-  run<N extends 'allocate_interface' | 'release_interface' | 'allocate_port' | 'release_port' | 'link' | 'unlink'>(
+  run<N extends 'allocate_interface' | 'release_interface' | 'allocate_port' | 'release_port' | 'set_gateway' | 'link' | 'unlink'>(
     name: N,
     network: NetworkRecord,
     input: Omit<import('../../drivers/handlers.js').HandlerIn<N>, 'network'>,

@@ -12,8 +12,9 @@ export interface HeldPort {
 
 export interface PortHolder {
   /**
-   * Bind `ip:port` ('' or 0.0.0.0 = every IPv4 address). Rejects with the system error
-   * (err.code 'EADDRINUSE', 'EADDRNOTAVAIL', …) when the kernel refuses.
+   * Bind `ip:port` ('' or 0.0.0.0 = every IPv4 address; '::' every IPv6 address, v6-only, so that it
+   * does not take the IPv4 port too). Rejects with the system error (err.code 'EADDRINUSE',
+   * 'EADDRNOTAVAIL', …) when the kernel refuses.
    */
   hold(proto: 'tcp' | 'udp', ip: string, port: number): Promise<HeldPort>;
 }
@@ -31,7 +32,7 @@ function holdTcp(host: string, port: number): Promise<HeldPort> {
   return new Promise((resolve, reject) => {
     const srv: Server = createServer((s) => s.destroy());
     srv.once('error', reject);
-    srv.listen({ host, port, exclusive: true, backlog: 1 }, () => {
+    srv.listen({ host, port, exclusive: true, backlog: 1, ipv6Only: host.includes(':') }, () => {
       srv.removeListener('error', reject);
       srv.on('error', () => {});
       srv.unref();
@@ -43,7 +44,7 @@ function holdTcp(host: string, port: number): Promise<HeldPort> {
 
 function holdUdp(host: string, port: number): Promise<HeldPort> {
   return new Promise((resolve, reject) => {
-    const sock: Socket = createSocket({ type: 'udp4', reuseAddr: false });
+    const sock: Socket = host.includes(':') ? createSocket({ type: 'udp6', reuseAddr: false, ipv6Only: true }) : createSocket({ type: 'udp4', reuseAddr: false });
     sock.once('error', (e) => {
       try {
         sock.close();

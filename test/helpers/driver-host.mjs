@@ -10,6 +10,9 @@
 //                                       as the daemon's container start does) → {endpoint, ports}
 //   {id, cmd: 'stop', network, endpoint} → release_port then release_interface
 //   {id, cmd: 'init'}                 → create the builtin networks that have no record (as the daemon does)
+//   {id, cmd: 'create', spec}         → create_network and keep the record (as the network service does)
+//   {id, cmd: 'remove', network}      → delete_network and forget the record
+//   {id, cmd: 'check', repair}        → every network driver's check({repair}) (system check)
 //   {id, cmd: 'restore'}              → every driver's restore(), reports by driver
 //   {id, cmd: 'restart'}              → shut the drivers down and make them again from the same records, then restore
 //   {id, cmd: 'inspect', network}     → the driver's inspect(network, its endpoints)
@@ -127,6 +130,20 @@ async function exec(msg) {
           made.push(rec);
         }
       return store.list('network');
+    }
+    case 'create': {
+      const rec = await cur.engine.run('create_network', msg.spec.driver ?? 'bridge', { spec: msg.spec, id: randomBytes(32).toString('hex') });
+      await store.put('network', rec);
+      return rec;
+    }
+    case 'remove':
+      await cur.engine.run('delete_network', msg.network.driver, { network: msg.network });
+      await store.delete('network', msg.network.id);
+      return null;
+    case 'check': {
+      const out = [];
+      for (const d of cur.drivers) if (d.check) out.push(...(await d.check({ repair: !!msg.repair })));
+      return out;
     }
     case 'restore': {
       const out = {};

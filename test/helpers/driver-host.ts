@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { HandlerIn, HandlerName, HandlerOut } from '../../drivers/handlers.js';
-import type { Endpoint, EndpointRequest, NetworkRecord, PortBinding, PortBindingRequest, ReconcileReport } from '../../drivers/types.js';
+import type { DriftItem, Endpoint, EndpointRequest, NetworkRecord, NetworkSpec, PortBinding, PortBindingRequest, ReconcileReport } from '../../drivers/types.js';
 import { randomBytes } from 'node:crypto';
 import { nsenterArgs } from './sh.js';
 import { registerPid, unregisterPid, testDir, ROOT } from './daemon.js';
@@ -45,6 +45,12 @@ export interface DriverHost {
   stop(network: NetworkRecord, endpoint: Endpoint): Promise<void>;
   /** Builtin networks made (those without a record), then every network record. */
   init(): Promise<NetworkRecord[]>;
+  /** create_network, the record kept (the network service's create). */
+  create(spec: NetworkSpec): Promise<NetworkRecord>;
+  /** delete_network, the record forgotten. */
+  remove(network: NetworkRecord): Promise<void>;
+  /** Every network driver's check (system check). */
+  check(repair: boolean): Promise<DriftItem[]>;
   restore(): Promise<Record<string, ReconcileReport>>;
   restart(): Promise<Record<string, ReconcileReport>>;
   inspect(network: NetworkRecord): Promise<Record<string, unknown>>;
@@ -129,6 +135,9 @@ export async function startDriverHost(o: DriverHostOptions): Promise<DriverHost>
       }),
     stop: (network, endpoint) => send({ cmd: 'stop', network, endpoint }),
     init: () => send({ cmd: 'init' }),
+    create: (spec) => send({ cmd: 'create', spec }),
+    remove: (network) => send({ cmd: 'remove', network }),
+    check: (repair) => send({ cmd: 'check', repair }),
     restore: () => send({ cmd: 'restore' }),
     restart: () => send({ cmd: 'restart' }),
     inspect: (network) => send({ cmd: 'inspect', network }),

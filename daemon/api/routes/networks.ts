@@ -5,6 +5,7 @@ import { invalidParameter } from '../../../drivers/errors.js';
 import { parseFilters } from '../../events.js';
 import type { NetworkRecord } from '../../../drivers/types.js';
 import { matchLabels } from '../../networks/service.js';
+import type { EndpointConfig } from '../../networks/attach.js';
 
 const createBody = {
   type: 'object',
@@ -43,6 +44,34 @@ const createBody = {
     Options: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
     Labels: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
   },
+} as const;
+
+const connectBody = {
+  type: 'object',
+  required: ['Container'],
+  properties: {
+    Container: { type: 'string', minLength: 1 },
+    EndpointConfig: {
+      type: ['object', 'null'],
+      properties: {
+        IPAMConfig: {
+          type: ['object', 'null'],
+          properties: { IPv4Address: { type: 'string' }, IPv6Address: { type: 'string' }, LinkLocalIPs: { type: ['array', 'null'], items: { type: 'string' } } },
+        },
+        Links: { type: ['array', 'null'], items: { type: 'string' } },
+        Aliases: { type: ['array', 'null'], items: { type: 'string' } },
+        MacAddress: { type: 'string' },
+        GwPriority: { type: 'integer' },
+        DriverOpts: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+const disconnectBody = {
+  type: 'object',
+  required: ['Container'],
+  properties: { Container: { type: 'string', minLength: 1 }, Force: { type: 'boolean' } },
 } as const;
 
 interface CreateBody {
@@ -98,6 +127,20 @@ export function networkRoutes(d: Daemon): FastifyPluginAsync {
     app.delete('/networks/:id', async (req, reply) => {
       await d.networks.remove((req.params as { id: string }).id);
       reply.code(204);
+    });
+
+    app.post('/networks/:id/connect', { schema: { body: connectBody } }, async (req, reply) => {
+      const b = req.body as { Container: string; EndpointConfig?: EndpointConfig | null };
+      await d.containers.connect(b.Container, (req.params as { id: string }).id, b.EndpointConfig ?? {});
+      reply.code(200);
+      return '';
+    });
+
+    app.post('/networks/:id/disconnect', { schema: { body: disconnectBody } }, async (req, reply) => {
+      const b = req.body as { Container: string; Force?: boolean };
+      await d.containers.disconnect(b.Container, (req.params as { id: string }).id, b.Force ?? false);
+      reply.code(200);
+      return '';
     });
 
     app.post('/networks/prune', async (req) => {

@@ -16,11 +16,12 @@ export function macAddr(mac: string): string {
   return mac.toLowerCase();
 }
 
-/** Create the bridge with its address, up (daemon's netns). */
-export function bridgeLines(bridge: string, gatewayCidr: string, opts: { create: boolean; addAddr: boolean; mtu?: number }): string[] {
+/** Create the bridge with its addresses, up (daemon's netns). IPv6 addresses skip duplicate
+ *  address detection (nodad): usable at once, and the subnet is berth's alone. */
+export function bridgeLines(bridge: string, addrs: readonly string[], opts: { create: boolean; mtu?: number }): string[] {
   const out: string[] = [];
-  if (opts.create) out.push(`link add ${bridge} type bridge${opts.mtu ? ` mtu ${opts.mtu}` : ''}`);
-  if (opts.addAddr) out.push(`addr add ${gatewayCidr} dev ${bridge}`);
+  if (opts.create) out.push(`link add ${bridge}${opts.mtu ? ` mtu ${opts.mtu}` : ''} type bridge`);
+  for (const a of addrs) out.push(`addr add ${a} dev ${bridge}${a.includes(':') ? ' nodad' : ''}`);
   out.push(`link set ${bridge} up`);
   return out;
 }
@@ -31,10 +32,11 @@ export function bridgeLines(bridge: string, gatewayCidr: string, opts: { create:
  * a container reaches itself through a published port: with br_netfilter the DNATed frame is
  * bridged back out of the port it came in by).
  */
-export function sandboxLines(s: { netns: string; hostIf: string; bridge: string; ifName: string; newNetns: boolean }): string[] {
+export function sandboxLines(s: { netns: string; hostIf: string; bridge: string; ifName: string; newNetns: boolean; mtu?: number }): string[] {
+  const mtu = s.mtu ? ` mtu ${s.mtu}` : '';
   return [
     ...(s.newNetns ? [`netns add ${s.netns}`] : []),
-    `link add ${s.hostIf} master ${s.bridge} type veth peer name ${s.ifName} netns ${s.netns}`,
+    `link add ${s.hostIf}${mtu} master ${s.bridge} type veth peer name ${s.ifName}${mtu} netns ${s.netns}`,
     // No IPv6 link-local address (the network is IPv4): no DAD, router solicitations or MLD
     // reports flooded to every port of the bridge each time a container starts.
     `link set dev ${s.hostIf} addrgenmode none`,
@@ -43,17 +45,33 @@ export function sandboxLines(s: { netns: string; hostIf: string; bridge: string;
   ];
 }
 
-/** Inside the container's netns: no IPv6 link-local, the endpoint's MAC, address, up, lo up,
- *  default route. */
-export function configLines(c: { ifName: string; rename?: string; mac: string; cidr: string; gateway: string; defaultRoute: boolean }): string[] {
+/** Inside the container's netns: no IPv6 link-local, the endpoint's MAC, addresses (IPv6 without
+ *  duplicate address detection), up, lo up, default routes when this endpoint is the gateway. */
+export function configLines(c: {
+  ifName: string;
+  rename?: string;
+  mac: string;
+  cidr: string;
+  gateway: string;
+  cidr6?: string;
+  gateway6?: string;
+  defaultRoute: boolean;
+}): string[] {
   const dev = c.rename ?? c.ifName;
   return [
     ...(c.rename ? [`link set dev ${c.ifName} name ${c.rename}`] : []),
     `link set dev ${dev} addrgenmode none`,
     `link set dev ${dev} address ${c.mac}`,
     `addr add ${c.cidr} dev ${dev}`,
+    ...(c.cidr6 ? [`addr add ${c.cidr6} dev ${dev} nodad`] : []),
     `link set ${dev} up`,
     'link set lo up',
-    ...(c.defaultRoute ? [`route add default via ${c.gateway} dev ${dev}`] : []),
+    ...(c.defaultRoute ? routeLines('add', dev, c.gateway, c.cidr6 ? c.gateway6 : undefined) : []),
   ];
+}
+
+/** The default routes through a gateway endpoint: `add` at configuration, `replace` when the
+ *  gateway moves here, `del` when it moves away. */
+export function routeLines(verb: 'add' | 'replace' | 'del', dev: string, gateway: string, gateway6?: string): string[] {
+  return [`route ${verb} default via ${gateway} dev ${dev}`, ...(gateway6 ? [`route ${verb} ::/0 via ${gateway6} dev ${dev}`] : [])];
 }

@@ -19,6 +19,8 @@ export interface PoolOptions {
   ip: Ip;
   names: Names;
   bridge: string;
+  /** The network's MTU, for both ends of each veth (default: the kernel's 1500). */
+  mtu?: number;
   log: Log;
   /** Entries kept ready (0 disables the pool: every start makes its sandbox). */
   size: number;
@@ -60,7 +62,7 @@ export class SandboxPool {
   /** Make one sandbox now (the pool was empty): one `ip -batch` in the daemon's netns. */
   async make(): Promise<Sandbox> {
     const s = this.newSandbox();
-    await this.#o.ip.batch(sandboxLines({ netns: s.netns, hostIf: s.hostIf, bridge: this.#o.bridge, ifName: s.ifName, newNetns: true }));
+    await this.#o.ip.batch(sandboxLines({ netns: s.netns, hostIf: s.hostIf, bridge: this.#o.bridge, ifName: s.ifName, newNetns: true, mtu: this.#o.mtu }));
     return s;
   }
 
@@ -81,7 +83,7 @@ export class SandboxPool {
         const want = this.#o.size - this.#ready.length;
         if (this.#closed || want <= 0) return;
         const made = Array.from({ length: want }, () => this.newSandbox());
-        const lines = made.flatMap((s) => sandboxLines({ netns: s.netns, hostIf: s.hostIf, bridge: this.#o.bridge, ifName: s.ifName, newNetns: true }));
+        const lines = made.flatMap((s) => sandboxLines({ netns: s.netns, hostIf: s.hostIf, bridge: this.#o.bridge, ifName: s.ifName, newNetns: true, mtu: this.#o.mtu }));
         try {
           await this.#o.ip.batch(lines);
         } catch (err) {

@@ -40,6 +40,9 @@ export default function containerDriver(ctx: DriverContext): NetworkDriver {
         return [];
       },
       async release_port() {},
+      async set_gateway({ endpoint }) {
+        return endpoint; // no interface of its own: nothing routes through it
+      },
       async link() {
         throw invalidParameter('conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
       },

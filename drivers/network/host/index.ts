@@ -39,6 +39,9 @@ export default function hostDriver(ctx: DriverContext): NetworkDriver {
         return [];
       },
       async release_port() {},
+      async set_gateway({ endpoint }) {
+        return endpoint; // no interface of its own: nothing routes through it
+      },
       async link() {},
       async unlink() {},
     },

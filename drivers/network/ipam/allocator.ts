@@ -3,7 +3,7 @@
 // in-memory state is rebuilt from the endpoint records at start (reserve), so nothing is persisted
 // here. Addresses come serially after the last one given, as Docker's allocator does, so a released
 // address is not handed out again at once.
-import { conflict, invalidParameter } from '../../errors.js';
+import { conflict, forbidden, invalidParameter } from '../../errors.js';
 import { contains, fmtAddr, parseAddr, parseCidr, type Cidr } from './pool.js';
 
 export class Ipam {
@@ -42,7 +42,7 @@ export class Ipam {
   reserve(ip: string): void {
     const n = parseAddr(ip);
     if (!contains(this.subnet, n) || !this.#usable(n)) throw invalidParameter(`address ${ip} is not a host address of subnet ${fmtAddr(this.subnet.first)}/${this.subnet.prefix}`);
-    if (this.#used.has(n)) throw conflict(`Address already in use`);
+    if (this.#used.has(n)) throw forbidden('Address already in use');
     this.#used.add(n);
   }
 

@@ -63,6 +63,9 @@ export default function noneDriver(ctx: DriverContext): NetworkDriver {
         return [];
       },
       async release_port() {},
+      async set_gateway({ endpoint }) {
+        return endpoint; // no interface of its own: nothing routes through it
+      },
       async link() {},
       async unlink() {},
     },

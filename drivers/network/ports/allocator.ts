@@ -1,8 +1,11 @@
 // The host-wide port allocator: one per daemon, shared by every bridge network. It decides which
 // host port each published port gets and holds a bound socket for each tcp/udp one while it is
 // published (through the PortHolder of drivers/sys, faked in unit tests). A wildcard reservation
-// ('' = 0.0.0.0) conflicts with the same port and proto on any IPv4 address. Nothing is persisted
-// here: the endpoint records say what is published, and restore() re-reserves from them.
+// ('' = 0.0.0.0; '::' for IPv6) conflicts with the same port and proto on any address of its
+// family; the families do not conflict (IPv6 sockets are bound v6-only). On a dual-stack network a
+// request without a host address is published on both wildcards with the same port, as Docker
+// does. Nothing is persisted here: the endpoint records say what is published, and restore()
+// re-reserves from them.
 import { conflict, invalidParameter, systemError } from '../../errors.js';
 import type { PortBinding, PortBindingRequest, Proto } from '../../types.js';
 import type { HeldPort, PortHolder } from '../../sys/ports.js';
@@ -10,13 +13,21 @@ import type { HeldPort, PortHolder } from '../../sys/ports.js';
 interface Reservation {
   owner: string;
   proto: Proto;
-  hostIp: string; // '' = every IPv4 address
+  hostIp: string; // '' = every IPv4 address, '::' every IPv6 one
   hostPort: number;
   held: HeldPort | undefined;
 }
 
 export const wildcard = (ip: string): string => (ip === '0.0.0.0' ? '' : ip);
 const shown = (ip: string) => (ip === '' ? '0.0.0.0' : ip);
+const v6 = (ip: string) => ip.includes(':');
+const isWild = (ip: string) => ip === '' || ip === '::';
+
+export interface AllocateOptions {
+  /** The network is dual-stack: a request without a host address is published on 0.0.0.0 and ::
+   *  with the same port, and IPv6 host addresses are allowed. */
+  dualStack?: boolean;
+}
 
 export class PortAllocator {
   readonly #holder: PortHolder;
@@ -31,10 +42,24 @@ export class PortAllocator {
     this.#range = ephemeralRange;
   }
 
-  /** True if `hostIp:hostPort/proto` would conflict with a reservation. */
+  /** True if `hostIp:hostPort/proto` would conflict with a reservation (same family, and one of
+   *  them a wildcard or both the same address). */
   taken(proto: Proto, hostIp: string, hostPort: number): boolean {
     const ip = wildcard(hostIp);
-    return (this.#byPort.get(`${proto}/${hostPort}`) ?? []).some((r) => r.hostIp === '' || ip === '' || r.hostIp === ip);
+    return (this.#byPort.get(`${proto}/${hostPort}`) ?? []).some((r) => v6(r.hostIp) === v6(ip) && (isWild(r.hostIp) || isWild(ip) || r.hostIp === ip));
+  }
+
+  /** The owner's reservation of a binding, and whether its socket is held (system check). */
+  status(owner: string, b: PortBinding): 'held' | 'unheld' | 'missing' {
+    const ip = wildcard(b.hostIp);
+    const r = (this.#byPort.get(`${b.proto}/${b.hostPort}`) ?? []).find((x) => x.owner === owner && x.hostIp === ip);
+    if (!r) return 'missing';
+    return r.held || r.proto === 'sctp' ? 'held' : 'unheld';
+  }
+
+  /** Owners holding reservations (system check: those no record names are extra). */
+  owners(): Set<string> {
+    return new Set([...this.#byPort.values()].flatMap((l) => l.map((r) => r.owner)));
   }
 
   /** Every reservation of an owner, as bindings. */
@@ -50,15 +75,15 @@ export class PortAllocator {
    * (by berth or by a host process) is a conflict with Docker's message; a range or an ephemeral
    * request takes the next free port. Returns one binding per request.
    */
-  async allocate(owner: string, requests: readonly PortBindingRequest[]): Promise<PortBinding[]> {
-    for (const r of requests) validateRequest(r);
+  async allocate(owner: string, requests: readonly PortBindingRequest[], opts: AllocateOptions = {}): Promise<PortBinding[]> {
+    for (const r of requests) validateRequest(r, !!opts.dualStack);
     const done: Reservation[] = [];
     try {
       const out: PortBinding[] = [];
       for (const req of requests) {
-        const res = await this.#one(owner, req);
-        done.push(res);
-        out.push({ containerPort: req.containerPort, proto: req.proto, hostIp: shown(res.hostIp), hostPort: res.hostPort });
+        const res = await this.#one(owner, req, !!opts.dualStack && req.hostIp === '');
+        done.push(...res);
+        for (const x of res) out.push({ containerPort: req.containerPort, proto: req.proto, hostIp: shown(x.hostIp), hostPort: x.hostPort });
       }
       return out;
     } catch (e) {
@@ -67,11 +92,25 @@ export class PortAllocator {
     }
   }
 
-  async #one(owner: string, req: PortBindingRequest): Promise<Reservation> {
-    const ip = wildcard(req.hostIp);
+  /** One request: its reservation, or (both) the IPv4 and IPv6 wildcards on one port. */
+  async #one(owner: string, req: PortBindingRequest, both: boolean): Promise<Reservation[]> {
+    const ips = both ? ['', '::'] : [wildcard(req.hostIp)];
+    const tryAll = async (port: number): Promise<Reservation[] | 'busy'> => {
+      if (ips.some((ip) => this.taken(req.proto, ip, port))) return 'busy';
+      const got: Reservation[] = [];
+      for (const ip of ips) {
+        const r = await this.#try(owner, req.proto, ip, port);
+        if (r === 'busy') {
+          for (const g of got) await this.#drop(g);
+          return 'busy';
+        }
+        got.push(r);
+      }
+      return got;
+    };
+    const ip = ips[0]!;
     if (req.hostPort !== 0 && req.hostPortEnd <= req.hostPort) {
-      if (this.taken(req.proto, ip, req.hostPort)) throw allocated(ip, req.hostPort);
-      const r = await this.#try(owner, req.proto, ip, req.hostPort);
+      const r = await tryAll(req.hostPort);
       if (r === 'busy') throw allocated(ip, req.hostPort);
       return r;
     }
@@ -81,8 +120,7 @@ export class PortAllocator {
     const start = ephemeral ? Math.min(Math.max(this.#cursor.get(req.proto) ?? lo, lo), hi) : lo;
     for (let i = 0; i < count; i++) {
       const port = lo + ((start - lo + i) % count);
-      if (this.taken(req.proto, ip, port)) continue;
-      const r = await this.#try(owner, req.proto, ip, port);
+      const r = await tryAll(port);
       if (r === 'busy') continue;
       if (ephemeral) this.#cursor.set(req.proto, port + 1 > hi ? lo : port + 1);
       return r;
@@ -106,7 +144,7 @@ export class PortAllocator {
       await this.#drop(r);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES') return 'busy';
-      if (code === 'EADDRNOTAVAIL') throw invalidParameter(`listen ${proto}4 ${shown(ip)}:${port}: bind: cannot assign requested address`, e);
+      if (code === 'EADDRNOTAVAIL') throw invalidParameter(`listen ${proto}${v6(ip) ? 6 : 4} ${v6(ip) ? `[${ip}]` : shown(ip)}:${port}: bind: cannot assign requested address`, e);
       throw systemError(`bind ${proto} ${shown(ip)}:${port}: ${(e as Error).message}`, e);
     }
   }
@@ -142,6 +180,20 @@ export class PortAllocator {
     return problems;
   }
 
+  /** Bind again the socket of a reservation that has none (system check --repair); true if held. */
+  async rehold(owner: string, b: PortBinding): Promise<boolean> {
+    const ip = wildcard(b.hostIp);
+    const r = (this.#byPort.get(`${b.proto}/${b.hostPort}`) ?? []).find((x) => x.owner === owner && x.hostIp === ip);
+    if (!r) return (await this.adopt(owner, [b])).length === 0;
+    if (r.held || r.proto === 'sctp') return true;
+    try {
+      r.held = await this.#holder.hold(r.proto as 'tcp' | 'udp', ip, r.hostPort);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Give back the owner's reservations (all, or those matching `bindings`); idempotent. */
   async release(owner: string, bindings?: readonly PortBinding[]): Promise<void> {
     for (const list of [...this.#byPort.values()])
@@ -159,18 +211,18 @@ export class PortAllocator {
 }
 
 function allocated(ip: string, port: number) {
-  return conflict(`Bind for ${shown(ip)}:${port} failed: port is already allocated`);
+  return conflict(`Bind for ${v6(ip) ? `[${ip}]` : shown(ip)}:${port} failed: port is already allocated`);
 }
 
-function validateRequest(r: PortBindingRequest): void {
+function validateRequest(r: PortBindingRequest, dualStack: boolean): void {
   const ok = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
   if (!ok(r.containerPort) || r.containerPort === 0) throw invalidParameter(`invalid containerPort: ${r.containerPort}`);
   if (!ok(r.hostPort) || !ok(r.hostPortEnd)) throw invalidParameter(`invalid hostPort: ${r.hostPort}`);
   if (r.hostPortEnd !== 0 && r.hostPortEnd < r.hostPort) throw invalidParameter(`invalid hostPort: ${r.hostPort}-${r.hostPortEnd}`);
   if (!['tcp', 'udp', 'sctp'].includes(r.proto)) throw invalidParameter(`invalid proto: ${r.proto}`);
   if (r.hostIp !== '' && !/^\d{1,3}(\.\d{1,3}){3}$/.test(r.hostIp)) {
-    if (r.hostIp.includes(':')) throw invalidParameter(`publishing on IPv6 address ${r.hostIp} is not supported yet (IPv6 comes with issue 7)`);
-    throw invalidParameter(`invalid IP address: ${r.hostIp}`);
+    if (!v6(r.hostIp) || !/^[0-9a-fA-F:.]+$/.test(r.hostIp)) throw invalidParameter(`invalid IP address: ${r.hostIp}`);
+    if (!dualStack) throw invalidParameter(`publishing on IPv6 address ${r.hostIp} needs an IPv6 network (network create --ipv6)`);
   }
 }
 

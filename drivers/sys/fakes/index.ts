@@ -35,7 +35,8 @@ export class FakePortHolder implements PortHolder {
     for (const k of [...this.held, ...this.busy]) {
       const [p, i, n] = k.split('/');
       if (p !== proto || Number(n) !== port) continue;
-      if (i === ip || i === '0.0.0.0' || ip === '0.0.0.0') return true;
+      if (i!.includes(':') !== ip.includes(':')) continue; // IPv6 binds are v6-only
+      if (i === ip || i === '0.0.0.0' || ip === '0.0.0.0' || i === '::' || ip === '::') return true;
     }
     return false;
   }

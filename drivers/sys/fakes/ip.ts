@@ -72,7 +72,13 @@ export class FakeIp implements Ip {
     this.calls.push(`[${netns ?? ''}] -json ${args.join(' ')}`);
     const a = args.filter((x) => x !== '-d');
     if (a[0] === 'netns' && a[1] === 'list') return this.netnsNames().map((name) => ({ name })) as T;
-    if (a[0] === 'route') return ns.routes.map((r) => ({ dst: r.split(' ')[0] })) as T;
+    if (a[0] === 'route' || (a[0] === '-6' && a[1] === 'route')) {
+      const six = a[0] === '-6';
+      return ns.routes
+        .map((r) => r.split(' '))
+        .filter((w) => (w[0] === '::/0' || w[0]!.includes(':')) === six)
+        .map((w) => ({ dst: w[0] === '::/0' ? 'default' : w[0], gateway: w[2] })) as T;
+    }
     if (a[0] === 'addr' || a[0] === 'link') {
       let i = 0;
       return [...ns.links.values()].map((l) => ({
@@ -86,7 +92,7 @@ export class FakeIp implements Ip {
           ...(l.kind !== 'loopback' ? { info_kind: l.kind } : {}),
           ...(l.master ? { info_slave_kind: 'bridge', info_slave_data: { hairpin: !!l.hairpin } } : {}),
         },
-        addr_info: l.addrs.map((c) => ({ family: 'inet', local: c.split('/')[0], prefixlen: Number(c.split('/')[1]) })),
+        addr_info: l.addrs.map((c) => ({ family: c.includes(':') ? 'inet6' : 'inet', local: c.split('/')[0], prefixlen: Number(c.split('/')[1]) })),
       })) as T;
     }
     throw new CommandError(['ip', '-json', ...args], 1, `fake ip: unsupported query ${args.join(' ')}`);
@@ -155,6 +161,8 @@ export class FakeIp implements Ip {
       const type = arg('type');
       if (ns.links.has(name)) throw new Error('RTNETLINK answers: File exists');
       if (type === 'bridge') {
+        // As ip(8): what follows `type bridge` are bridge options (mtu there is an error).
+        if (w.indexOf('type') !== w.length - 2) throw new Error(`Garbage instead of arguments "${w[w.indexOf('type') + 2]}". Try "ip link help".`);
         ns.links.set(name, { name, kind: 'bridge', up: false, mac: this.#nextMac(), addrs: [], mtu: Number(arg('mtu') ?? 1500) });
         return;
       }
@@ -225,15 +233,36 @@ export class FakeIp implements Ip {
       l.addrs.push(w[2]!);
       return;
     }
-    if (obj === 'route' && verb === 'add') {
+    if (obj === 'route' && (verb === 'add' || verb === 'replace' || verb === 'del')) {
       const dev = arg('dev');
-      if (dev) {
+      if (dev && verb !== 'del') {
         const l = this.#link(ns, dev);
         if (!l.up) throw new Error('RTNETLINK answers: Network is down');
       }
-      const r = `${w[2]} via ${arg('via')}`;
-      if (ns.routes.includes(r)) throw new Error('RTNETLINK answers: File exists');
+      // Stored as "<dst> via <gw>": "default via 172.17.0.1", "::/0 via fd00::1".
+      const dst = w[2]!;
+      const r = `${dst} via ${arg('via')}`;
+      const same = (x: string) => x.split(' ')[0] === dst;
+      if (verb === 'del') {
+        const at = ns.routes.indexOf(r);
+        if (at < 0) throw new Error('RTNETLINK answers: No such process');
+        ns.routes.splice(at, 1);
+        return;
+      }
+      if (verb === 'replace') {
+        ns.routes = ns.routes.filter((x) => !same(x));
+        ns.routes.push(r);
+        return;
+      }
+      if (ns.routes.some(same)) throw new Error('RTNETLINK answers: File exists');
       ns.routes.push(r);
+      return;
+    }
+    if (obj === 'addr' && verb === 'del') {
+      const l = this.#link(ns, arg('dev')!);
+      const at = l.addrs.indexOf(w[2]!);
+      if (at < 0) throw new Error('RTNETLINK answers: Cannot assign requested address');
+      l.addrs.splice(at, 1);
       return;
     }
     throw new Error(`fake ip: unsupported command "${w.join(' ')}"`);

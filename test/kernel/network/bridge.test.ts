@@ -225,7 +225,7 @@ describe.skipIf(!isRoot)(`bridge driver on the kernel ${skipReason}`, () => {
       input: `*nat\n-A BERTH -p tcp -m tcp --dport 9999 -m comment --comment "${prefix}:dddddddddddd" -j DNAT --to-destination 172.17.9.9:80\nCOMMIT\n`,
     });
     const reports = await dh.restart();
-    expect(reports.bridge!.recreated).toContain(`rule nat ${dnat}`);
+    expect(reports.bridge!.recreated).toContain(`rule ip nat ${dnat}`);
     expect(reports.bridge!.removed).toEqual(expect.arrayContaining([`netns ${orphan}`, expect.stringContaining('dddddddddddd')]));
     expect((await save()).split('\n').filter((l) => l.includes(`"${tag}"`)).sort()).toEqual(lines.sort());
     expect(await netnsNames()).not.toContain(orphan);

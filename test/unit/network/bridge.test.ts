@@ -114,7 +114,7 @@ describe('bridge driver: a container start', () => {
     await s.driver.shutdown!();
   });
 
-  it('without a ready sandbox: two ip executions; every address once; --ip honoured, taken → 409', async () => {
+  it('without a ready sandbox: two ip executions; every address once; --ip honoured, taken → 403', async () => {
     const s = await setup();
     s.fake.execs.length = 0;
     const a = await start(s);
@@ -124,7 +124,7 @@ describe('bridge driver: a container start', () => {
     expect((await start(s)).ep.ipv4).toBe('172.17.0.3/16');
     expect(a.ep.ipv4).toBe('172.17.0.2/16');
     const before = s.fake.ip.snapshot();
-    expect(await err(start(s, [], '172.17.0.9'))).toEqual(['conflict', 'Address already in use']);
+    expect(await err(start(s, [], '172.17.0.9'))).toEqual(['forbidden', 'Address already in use']);
     expect(await err(start(s, [], '172.17.0.1'))).toEqual(['invalid_parameter', 'address 172.17.0.1 is not a host address of subnet 172.17.0.0/16']);
     expect(s.fake.ip.snapshot()).toBe(before);
   });
@@ -282,7 +282,7 @@ describe('bridge driver: restore', () => {
     await s.fake.ip.batch(['netns add bt-eeeeeeeeeeee', 'link add bveeeeeeeeeee type veth peer name x', 'netns add other-ns']);
     const d2 = makeBridgeDriver(s.ctx, { poolSize: 0 });
     const report = await d2.restore();
-    expect(report.recreated).toEqual([`rule nat ${dnat.slice(4)}`]);
+    expect(report.recreated).toEqual([`rule ip nat ${dnat.slice(4)}`]);
     expect(report.removed).toEqual(
       expect.arrayContaining([expect.stringContaining('dddddddddddd'), 'netns bt-eeeeeeeeeeee', 'link bveeeeeeeeeee']),
     );

@@ -1,13 +1,14 @@
-// Rule plans as exact text: golden files under golden/ (UPDATE_GOLDEN=1 rewrites them), and the
-// iptables backend against the stateful fake.
+// Rule plans as exact text: golden files under golden/ (UPDATE_GOLDEN=1 rewrites them), the
+// iptables rule engine against the stateful fake, and the shared firewall-backend contract.
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHAINS, globalRules, linkRules, networkRules, portRules } from '../../../drivers/network/firewall/plan.js';
 import { canonical, parseSave, renderRestore } from '../../../drivers/network/firewall/render-iptables.js';
-import { iptablesBackend } from '../../../drivers/network/firewall/iptables.js';
+import { iptablesBackend, ruleEngine } from '../../../drivers/network/firewall/iptables.js';
 import { FakeIptables } from '../../../drivers/sys/fakes/index.js';
 import { silentLog } from '../../../drivers/log.js';
+import { firewallContract } from './firewall-contract.js';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
 function golden(name: string, text: string): void {
@@ -40,6 +41,16 @@ describe('rule plans (golden)', () => {
     golden('endpoint-ports-del.txt', renderRestore({ del: rules }));
     expect(rules.filter((r) => r.table === 'nat' && r.chain === 'BERTH')).toHaveLength(3);
   });
+  it('IPv6: a dual-stack network and its published ports (ip6tables)', () => {
+    const six = [
+      { containerPort: 80, proto: 'tcp' as const, hostIp: '::', hostPort: 8080 },
+      { containerPort: 80, proto: 'tcp' as const, hostIp: '0.0.0.0', hostPort: 8080 },
+      { containerPort: 80, proto: 'tcp' as const, hostIp: '::1', hostPort: 8081 },
+    ];
+    const rules = [...networkRules({ ...net, bridge: 'br-x', subnet: 'fd00:0:0:1::/64' }, NET), ...portRules('br-x', 'FD00:0:0:1::2/64', six, EP)];
+    golden('ipv6-network-ports.txt', renderRestore({ add: rules }));
+    expect(portRules('br-x', '172.18.0.2/16', six, EP).filter((r) => r.chain === 'BERTH' && r.table === 'nat')).toHaveLength(1);
+  });
   it('links', () => {
     golden('link.txt', renderRestore({ add: linkRules('berth0', '172.17.0.3', '172.17.0.2/16', [{ port: 80, proto: 'tcp' }, { port: 53, proto: 'udp' }], EP) }));
   });
@@ -50,10 +61,10 @@ describe('rule plans (golden)', () => {
   });
 });
 
-describe('iptables backend (fake kernel)', () => {
+describe('iptables rule engine (fake kernel)', () => {
   const setup = (delay = 5) => {
     const ipt = new FakeIptables();
-    const fw = iptablesBackend({ iptables: ipt, ours: (c) => c.startsWith('berth:'), log: silentLog, removeDelayMs: delay });
+    const fw = ruleEngine({ iptables: ipt, ours: (c) => c.startsWith('berth:'), log: silentLog, removeDelayMs: delay }, 4);
     return { ipt, fw };
   };
   const base = [...globalRules(G), ...networkRules(net, NET)];
@@ -61,14 +72,14 @@ describe('iptables backend (fake kernel)', () => {
   it('sync makes chains and rules once; a second sync changes nothing', async () => {
     const { ipt, fw } = setup();
     const r1 = await fw.sync(base, () => true);
-    expect(r1.added.length).toBe(CHAINS.length + base.length);
+    expect(r1.missing.length).toBe(CHAINS.length + base.length);
     const dump = ipt.dump();
     expect((await ipt.save('filter')).split('\n').filter((l) => l.startsWith('-A FORWARD'))).toEqual([
       `-A FORWARD -m comment --comment "${G}" -j BERTH-USER`,
       `-A FORWARD -m comment --comment "${G}" -j BERTH-FORWARD`,
     ]);
     const n = ipt.restores.length;
-    expect(await fw.sync(base, () => true)).toEqual({ added: [], removed: [] });
+    expect(await fw.sync(base, () => true)).toEqual({ missing: [], extra: [], reordered: [] });
     expect(ipt.restores.length).toBe(n);
     expect(ipt.dump()).toEqual(dump);
   });
@@ -88,7 +99,7 @@ describe('iptables backend (fake kernel)', () => {
     await fw.sync(base, () => true);
     await ipt.restore('*filter\n-I FORWARD 1 -j DROP\nCOMMIT\n');
     const r = await fw.sync(base, () => true);
-    expect(r.removed).toHaveLength(2);
+    expect(r.reordered).toHaveLength(2);
     const fwd = (await ipt.save('filter')).split('\n').filter((l) => l.startsWith('-A FORWARD'));
     expect(fwd).toEqual([
       `-A FORWARD -m comment --comment "${G}" -j BERTH-USER`,
@@ -103,7 +114,9 @@ describe('iptables backend (fake kernel)', () => {
     const jump = networkRules(net, NET).find((r) => r.target === 'BERTH' && r.table === 'filter')!;
     await ipt.restore(renderRestore({ del: [jump] }));
     await ipt.restore(renderRestore({ add: [jump] })); // now last, after icc
-    await fw.sync(base, () => true);
+    const r = await fw.sync(base, () => true);
+    expect(r.missing).toEqual([]);
+    expect(r.reordered.length).toBeGreaterThan(0);
     const chain = (await ipt.save('filter')).split('\n').filter((l) => l.startsWith('-A BERTH-FORWARD'));
     expect(chain).toEqual(networkRules(net, NET).filter((r) => r.chain === 'BERTH-FORWARD').map(canonical));
   });
@@ -138,5 +151,28 @@ describe('iptables backend (fake kernel)', () => {
     await fw.remove(a);
     await fw.remove(a);
     expect(ipt.dump().some((l) => l.includes(EP))).toBe(false);
+  });
+});
+
+describe('iptables backend: the firewall contract', () => {
+  firewallContract(() => {
+    const ipt = new FakeIptables();
+    const fw = iptablesBackend({ iptables: ipt, ours: (c) => c.startsWith('bt:'), log: silentLog, removeDelayMs: 10_000 });
+    return {
+      fw,
+      dump: async () => [...ipt.dump(4).map((l) => `4 ${l}`), ...ipt.dump(6).map((l) => `6 ${l}`)],
+      async tamperPort(port) {
+        const line = (await ipt.save('nat')).split('\n').find((l) => l.startsWith('-A BERTH ') && l.includes(`--dport ${port} `))!;
+        ipt.tamper('nat', 'BERTH', line.slice('-A BERTH '.length));
+      },
+      async flushAll() {
+        for (const f of [4, 6] as const)
+          for (const c of ipt.chains(f)) {
+            const [table, chain] = c.split(' ') as [string, string];
+            if (chain.startsWith('BERTH')) ipt.tamper(table, chain, undefined, f);
+          }
+      },
+      transactions: () => ipt.restores.length + ipt.restores6.length,
+    };
   });
 });

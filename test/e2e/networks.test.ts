@@ -1,0 +1,173 @@
+// User-defined networks end to end: a real berthd in a throwaway netns playing the host, the berth
+// and docker CLIs, real containers (runc, busybox). Network create options and errors, --ip,
+// isolation and published ports by traffic, connect/disconnect of a running container (an
+// interface more or less, without a restart; the default route and the published ports follow
+// Docker's order), network rm refused while a container is attached.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRoot, skipReason, uniquePrefix } from '../helpers/prefix.js';
+import { makeHost, type TestHost } from '../helpers/netns.js';
+import { startTestDaemon, testDir, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxTar } from '../helpers/images.js';
+import { run } from '../helpers/sh.js';
+
+const hasDocker = (await run(['docker', '--version'])).code === 0;
+
+interface BerthEndpoint {
+  id: string;
+  container: { id: string; name: string };
+  netns: { name: string };
+  interface: { name: string; addresses: string[] } | null;
+  gateway: boolean;
+  ports: { hostIp: string; hostPort: number }[];
+}
+
+describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
+  let host: TestHost;
+  let peer: Awaited<ReturnType<TestHost['addPeer']>>;
+  let d: TestDaemon;
+  const prefix = uniquePrefix();
+
+  const ok = async (args: string[]) => {
+    const r = await d.cli(args);
+    expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout.trim();
+  };
+  const endpoints = async (net: string): Promise<BerthEndpoint[]> => JSON.parse(await ok(['network', 'inspect', net, '-f', '{{json .Berth.endpoints}}']));
+  const endpointOf = async (net: string, name: string) => (await endpoints(net)).find((e) => e.container.name === name);
+  /** A throwaway client container on `net` fetching `url`: the page, or '' if unreachable. */
+  const fetchFrom = async (net: string, url: string) => {
+    // sh stays PID 1 (`; exit`), so timeout's signal reaches wget (PID 1 ignores SIGTERM).
+    const r = await d.cli(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', 'timeout 2 wget -qO- "$0"; exit $?', url]);
+    return r.code === 0 ? r.stdout : '';
+  };
+  const curl = async (url: string) => {
+    for (let i = 0; i < 30; i++) {
+      const r = await host.exec(['curl', '-fsS', '--max-time', '2', url]);
+      if (r.code === 0) return r.stdout;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return '';
+  };
+  const routes = async (netns: string) => JSON.parse((await run(['ip', '-n', netns, '-json', 'route', 'show', 'default'])).stdout) as { dev: string; gateway: string }[];
+
+  beforeAll(async () => {
+    host = await makeHost(prefix);
+    peer = await host.addPeer('peer', 8);
+    d = await startTestDaemon({ netns: host.name, namePrefix: prefix, args: ['--bridge', `${prefix}b0`] });
+    const r = await d.cli(['import', await busyboxTar(testDir('img')), 'busybox:latest']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    if (d) {
+      const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await d.cli(['rm', '-f', ...ids]);
+      await d.cleanup();
+    }
+    await host?.destroy();
+  });
+
+  it('network create: options, Docker pools, overlap refused; ls and inspect show them', async () => {
+    const id = await ok(['network', 'create', '--subnet', '10.88.0.0/24', '--gateway', '10.88.0.254', '--ip-range', '10.88.0.128/25', '-o', `com.docker.network.bridge.name=${prefix}-n1`, '-o', 'com.docker.network.driver.mtu=1400', 'n1']);
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await ok(['network', 'create', 'n2']);
+    const n1 = JSON.parse(await ok(['network', 'inspect', 'n1']))[0];
+    expect(n1.IPAM.Config).toEqual([{ Subnet: '10.88.0.0/24', Gateway: '10.88.0.254', IPRange: '10.88.0.128/25' }]);
+    expect(n1.Berth.bridge).toMatchObject({ name: `${prefix}-n1`, exists: true, up: true, mtu: 1400, addresses: ['10.88.0.254/24'] });
+    expect(JSON.parse(await ok(['network', 'inspect', 'n2']))[0].IPAM.Config[0].Subnet).toBe('172.18.0.0/16');
+    const over = await d.cli(['network', 'create', '--subnet', '10.88.0.0/25', 'n3']);
+    expect(over.code).toBe(1);
+    expect(over.stderr).toContain('Pool overlaps with other one on this address space');
+    expect(await ok(['network', 'ls', '--format', '{{.Name}}', '--filter', 'type=custom'])).toBe('n1\nn2');
+  });
+
+  it('--ip on a user network; isolation between networks; published ports reachable from every network', async () => {
+    await ok(['run', '-d', '--name', 'web1', '--network', 'n1', '--ip', '10.88.0.10', '-p', '8091:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const ep = await endpointOf('n1', 'web1');
+    expect(ep?.interface?.addresses).toContain('10.88.0.10/24');
+    expect(await fetchFrom('n1', 'http://10.88.0.10/')).toBe('hello from berth\n');
+    expect(await fetchFrom('n2', 'http://10.88.0.10/')).toBe('');
+    expect(await fetchFrom('n2', `http://${peer.hostIp}:8091/`)).toBe('hello from berth\n');
+    expect(await curl(`http://${peer.hostIp}:8091/`)).toBe('hello from berth\n');
+  });
+
+  it('connect/disconnect a running container: an interface more or less, no restart', async () => {
+    await ok(['run', '-d', '--name', 'web2', '--network', 'n2', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const pid = JSON.parse(await ok(['inspect', 'web2']))[0].State.Pid;
+    await ok(['network', 'connect', '--ip', '10.88.0.20', 'n1', 'web2']);
+    const ep = await endpointOf('n1', 'web2');
+    expect(ep?.interface).toMatchObject({ name: 'eth1', addresses: ['10.88.0.20/24'] });
+    expect(ep?.gateway).toBe(true); // Docker's order: n1 sorts before n2
+    expect((await endpointOf('n2', 'web2'))?.gateway).toBe(false);
+    expect(await fetchFrom('n1', 'http://10.88.0.20/')).toBe('hello from berth\n');
+    const c = JSON.parse(await ok(['inspect', 'web2']))[0];
+    expect(c.State.Pid).toBe(pid);
+    expect(Object.keys(c.NetworkSettings.Networks).sort()).toEqual(['n1', 'n2']);
+    const again = await d.cli(['network', 'connect', 'n1', 'web2']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists in network n1');
+    await ok(['network', 'disconnect', 'n1', 'web2']);
+    expect(await endpointOf('n1', 'web2')).toBeUndefined();
+    expect((await run(['ip', '-n', (await endpointOf('n2', 'web2'))!.netns.name, 'link', 'show', 'eth1'])).code).not.toBe(0);
+    expect(await fetchFrom('n1', 'http://10.88.0.20/')).toBe('');
+    expect(JSON.parse(await ok(['inspect', 'web2']))[0].State.Pid).toBe(pid);
+    const not = await d.cli(['network', 'disconnect', 'n1', 'web2']);
+    expect(not.code).toBe(1);
+    expect(not.stderr).toContain('is not connected to');
+  });
+
+  it("the default route and the published ports follow Docker's order when networks come and go", async () => {
+    await ok(['network', 'create', 'zeta']);
+    await ok(['network', 'create', 'alpha']);
+    await ok(['run', '-d', '--name', 'gw', '--network', 'zeta', '-p', '8092:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const ns = (await endpointOf('zeta', 'gw'))!.netns.name;
+    expect(await curl(`http://${peer.hostIp}:8092/`)).toBe('hello from berth\n');
+    expect((await routes(ns)).map((r) => r.dev)).toEqual(['eth0']);
+    await ok(['network', 'connect', 'alpha', 'gw']); // "alpha" < "zeta": alpha becomes the gateway
+    expect((await routes(ns)).map((r) => r.dev)).toEqual(['eth1']);
+    expect((await endpointOf('alpha', 'gw'))!.ports.map((p) => p.hostPort)).toEqual([8092]);
+    expect((await endpointOf('zeta', 'gw'))!.ports).toEqual([]);
+    expect(await curl(`http://${peer.hostIp}:8092/`)).toBe('hello from berth\n');
+    expect(JSON.parse(await ok(['inspect', 'gw']))[0].NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '0.0.0.0', HostPort: '8092' }]);
+    await ok(['network', 'disconnect', 'alpha', 'gw']);
+    expect((await routes(ns)).map((r) => r.dev)).toEqual(['eth0']);
+    expect((await endpointOf('zeta', 'gw'))!.ports.map((p) => p.hostPort)).toEqual([8092]);
+    expect(await curl(`http://${peer.hostIp}:8092/`)).toBe('hello from berth\n');
+  });
+
+  it('a stopped container records the network and gets it at its next start', async () => {
+    await ok(['create', '--name', 'later', '--network', 'n2', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await ok(['network', 'connect', '--ip', '10.88.0.30', 'n1', 'later']);
+    await ok(['start', 'later']);
+    expect(await fetchFrom('n1', 'http://10.88.0.30/')).toBe('hello from berth\n');
+    expect((await endpointOf('n1', 'later'))!.interface!.name).toBe('eth1');
+  });
+
+  it('network rm: 403 while a container is attached; predefined networks cannot be removed', async () => {
+    const r = await d.cli(['network', 'rm', 'n1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('has active endpoints');
+    const b = await d.cli(['network', 'rm', 'bridge']);
+    expect(b.stderr).toContain('bridge is a pre-defined network and cannot be removed');
+    await ok(['rm', '-f', 'web1', 'web2', 'later', 'gw']);
+    await ok(['network', 'rm', 'n1', 'alpha', 'zeta']);
+    const links = JSON.parse((await host.exec(['ip', '-json', 'link', 'show'])).stdout) as { ifname: string }[];
+    expect(links.some((l) => l.ifname === `${prefix}-n1`)).toBe(false);
+  });
+
+  it.skipIf(!hasDocker)('the docker CLI: network create/connect/disconnect/rm against berthd', async () => {
+    const cr = await d.docker(['network', 'create', '--internal', 'dk']);
+    expect(cr.code, cr.stderr).toBe(0);
+    const c = await d.docker(['run', '-d', '--name', 'dkc', '--network', 'n2', 'busybox', 'sleep', '60']);
+    expect(c.code, c.stderr).toBe(0);
+    const cn = await d.docker(['network', 'connect', '--alias', 'db', 'dk', 'dkc']);
+    expect(cn.code, cn.stderr).toBe(0);
+    const insp = JSON.parse((await d.docker(['inspect', 'dkc'])).stdout)[0];
+    expect(Object.keys(insp.NetworkSettings.Networks).sort()).toEqual(['dk', 'n2']);
+    const dc = await d.docker(['network', 'disconnect', 'dk', 'dkc']);
+    expect(dc.code, dc.stderr).toBe(0);
+    const rm = await d.docker(['rm', '-f', 'dkc']);
+    expect(rm.code, rm.stderr).toBe(0);
+    const nrm = await d.docker(['network', 'rm', 'dk', 'n2']);
+    expect(nrm.code, nrm.stderr).toBe(0);
+  });
+});
