@@ -46,9 +46,20 @@ function refusals(d: { log(): string }): { reason: string; remote: string; liste
     .map((l) => JSON.parse(l) as { reason: string; remote: string; listener: string });
 }
 
-/** Wait until berthd has logged one more refusal than `before`; returns the new ones. */
+/** The number of refusals once berthd's log has been quiet for 150 ms (lines of an earlier client may still be on their way). */
+async function settled(d: { log(): string }): Promise<number> {
+  let n = refusals(d).length;
+  for (let quiet = 0; quiet < 150; quiet += 25) {
+    await new Promise((r) => setTimeout(r, 25));
+    const m = refusals(d).length;
+    if (m !== n) [n, quiet] = [m, 0];
+  }
+  return n;
+}
+
+/** Wait until berthd has logged more refusals than `before` (3 s at most); returns the new ones. */
 async function newRefusals(d: { log(): string }, before: number): Promise<{ reason: string; remote: string }[]> {
-  for (let i = 0; i < 50 && refusals(d).length <= before; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 150 && refusals(d).length <= before; i++) await new Promise((r) => setTimeout(r, 20));
   return refusals(d).slice(before);
 }
 
@@ -137,7 +148,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd on tcp:// with --tlsverify', ()
     ['with an expired certificate', () => tlsFlags(pki.expiredCert), 'client certificate has expired'],
     ['over plain HTTP', () => [], 'plain HTTP on a TLS listener'],
   ])('refuses berth %s and logs why', async (_what, flags, reason) => {
-    const before = refusals(d).length;
+    const before = await settled(d);
     const r = await berth(['-H', TCP, ...flags(), 'info']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
@@ -167,12 +178,13 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd on tcp:// with --tlsverify', ()
       [tlsFlags(pki.otherCaCert), 'no client certificate'],
       [tlsFlags(pki.expiredCert), 'client certificate has expired'],
     ] as const) {
-      const before = refusals(d).length;
+      const before = await settled(d);
       const r = await docker([...flags], ['version', '--format', '{{.Server.APIVersion}}']);
       expect(r.code, reason).not.toBe(0);
       expect(r.stdout.trim(), reason).toBe('');
-      expect(r.stderr, reason).toMatch(/error during connect|certificate required|connection reset|EOF/);
-      expect((await newRefusals(d, before))[0]?.reason).toBe(reason);
+      expect(r.stderr, reason).toContain('error during connect');
+      // the docker CLI tries more than once: every attempt is refused for this reason
+      expect((await newRefusals(d, before)).map((x) => x.reason), r.stderr).toContain(reason);
     }
     const plain = await docker([], ['version', '--format', '{{.Server.APIVersion}}']);
     expect(plain.code).not.toBe(0);
@@ -181,7 +193,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd on tcp:// with --tlsverify', ()
 
   it('answers dockerode with its TLS options and refuses it without a certificate', async () => {
     expect(await dockerode(pki.clientCert)).toEqual({ ok: 'OK', version: '1.51' });
-    const before = refusals(d).length;
+    const before = await settled(d);
     expect((await dockerode()).error).toBeTruthy();
     expect((await newRefusals(d, before))[0]?.reason).toBe('no client certificate');
     const expired = await dockerode(pki.expiredCert);
