@@ -48,7 +48,8 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
   const plan = await planListeners(cfg);
   const gid = cfg.group !== undefined ? groupId(cfg.group) : undefined;
   const names = makeNames(cfg.namePrefix);
-  mkdirSync(cfg.execRoot, { recursive: true, mode: 0o700 });
+  // 0711: the default socket lives here, and members of --group must be able to reach it.
+  mkdirSync(cfg.execRoot, { recursive: true, mode: 0o711 });
 
   // 2. The pidfile: from here on, every failure must give it back.
   const releasePidfile = acquirePidfile(cfg.pidfile);

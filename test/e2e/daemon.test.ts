@@ -1,7 +1,7 @@
 // berthd as a real process in a throwaway netns playing the host: berth, the docker CLI and
 // dockerode talk to it; SIGTERM leaves no pidfile or socket; bad starts change nothing.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,7 @@ describe.skipIf(!isRoot)('berthd under systemd', () => {
       py.kill();
       await d.cleanup();
       await host.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -110,6 +111,7 @@ describe.skipIf(!isRoot)('berthd bad starts', () => {
     expect(existsSync(join(dir, 'berthd.pid'))).toBe(false);
     expect(existsSync(join(dir, 'data'))).toBe(false);
     expect(existsSync(join(dir, 'run'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses bad flags with exit 2 and a message', async () => {
