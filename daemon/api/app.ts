@@ -12,6 +12,7 @@ import { containerRoutes } from './routes/containers.js';
 import { execRoutes } from './routes/exec.js';
 import { statsRoutes } from './routes/stats.js';
 import { volumeRoutes } from './routes/volumes.js';
+import { unsupportedRoutes } from './routes/unsupported.js';
 import { isUpgraded, upgradeBodyStream } from './upgrade-body.js';
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
@@ -101,6 +102,7 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
   await app.register(execRoutes(daemon));
   await app.register(statsRoutes(daemon));
   await app.register(volumeRoutes());
+  await app.register(unsupportedRoutes());
   return app;
 }
 

@@ -206,6 +206,11 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       expect(missing.stderr).toContain('No such image: nosuchimage:1');
       const badInspect = await dk(['image', 'inspect', 'nosuchimage']);
       expect(badInspect.code).toBe(1);
+      const tar = join(testDir('save'), 'bb.tar');
+      expect((await dk(['save', '-o', tar, 'busybox:latest'])).code).toBe(0);
+      const load = await dk(['load', '-i', tar]);
+      expect(load.code, load.stderr).toBe(0);
+      expect(load.stdout).toContain('busybox:latest');
     });
 
     it('run attached: stdout and stderr apart, the exit code, --rm, -e, --name, stdin with -i', async () => {
@@ -220,6 +225,8 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
         if (left) await sleep(50);
       }
       expect(left).toBe('');
+      const u = await dk(['run', '--rm', '-u', 'nobody', '-w', '/tmp', '--entrypoint', 'sh', 'busybox', '-c', 'id -u; pwd']);
+      expect(u.stdout).toBe('65534\n/tmp\n');
       const i = await dk(['run', '--rm', '-i', 'busybox', 'tr', 'a-z', 'A-Z'], { input: 'piped in\n' });
       expect(i.code, i.stderr).toBe(0);
       expect(i.stdout).toBe('PIPED IN\n');
@@ -302,10 +309,17 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       expect(none.code).toBe(1);
       expect(none.stderr).toContain('No such object: nosuchobject');
       expect((await dk(['volume', 'inspect', 'nosuchvol'])).code).toBe(1);
-      expect((await dk(['rm', 'dlife'])).stdout.trim()).toBe('dlife');
-      const gone = await dk(['rm', 'dlife']);
+      expect((await dk(['rename', 'dlife', 'dlife2'])).code).toBe(0);
+      expect((await dk(['inspect', '-f', '{{.Name}}', id])).stdout.trim()).toBe('/dlife2');
+      expect((await dk(['rm', 'dlife2'])).stdout.trim()).toBe('dlife2');
+      const gone = await dk(['rm', 'dlife2']);
       expect(gone.code).toBe(1);
-      expect(gone.stderr).toContain('No such container: dlife');
+      expect(gone.stderr).toContain('No such container: dlife2');
+      await dk(['create', '--name', 'dprunable', 'busybox', 'true']);
+      const prune = await dk(['container', 'prune', '-f']);
+      expect(prune.code).toBe(0);
+      expect(prune.stdout).toMatch(/Deleted Containers:\n[0-9a-f]{64}\n/);
+      expect((await dk(['ps', '-aq', '--filter', 'name=dprunable'])).stdout).toBe('');
       const busy = await dk(['run', '-d', '--name', 'dbusy', 'busybox', 'sleep', '300']);
       expect(busy.code).toBe(0);
       const rmRunning = await dk(['rm', 'dbusy']);
@@ -487,6 +501,14 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
         expect(r.code, flags.join(' ')).toBe(125);
         expect(r.stderr, flags.join(' ')).toMatch(msg);
       }
+      await dk(['run', '-d', '--name', 'dpause', 'busybox', 'sleep', '300']);
+      const pause = await dk(['pause', 'dpause']);
+      expect(pause.code).toBe(1);
+      expect(pause.stderr).toContain('berth does not support pausing containers (docker pause)');
+      await dk(['rm', '-f', 'dpause']);
+      const vls = await dk(['volume', 'ls', '-q']);
+      expect(vls.code).toBe(0);
+      expect(vls.stdout).toBe('');
       const vol = await dk(['volume', 'create', 'v1']);
       expect(vol.code).toBe(1);
       expect(vol.stderr).toContain('berth does not support volumes yet');
