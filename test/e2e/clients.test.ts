@@ -5,7 +5,7 @@
 // test starts on 127.0.0.1 in that netns (skipped with a printed reason where it is absent).
 // Network connect/disconnect belong to issue 7 and are left as todo here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -26,6 +26,14 @@ if (isRoot && !hasDocker) console.log('skipping the docker CLI half of the clien
 if (isRoot && !hasRegistry) console.log('skipping the client pull checks: no docker-registry (apt-get install docker-registry)');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Temp dirs this file makes (images, the registry's storage, saved tars): removed in afterAll. */
+const dirs: string[] = [];
+const tempDir = (label: string) => {
+  const dir = testDir(label);
+  dirs.push(dir);
+  return dir;
+};
 
 /** curl from a netns, a few tries while the server comes up. */
 async function curl(ns: { exec: TestHost['exec'] }, url: string): Promise<string> {
@@ -108,6 +116,8 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
   let docker: Docker;
   let bridge: string;
   let registry: { stop(): Promise<void> } | undefined;
+  /** The busybox rootfs tar (scripts/mkimage-busybox.sh). */
+  let busyTar: string;
   /** An image in the test registry: busybox, pushed by berth. */
   const REG_PORT = 5055;
   const remote = `127.0.0.1:${REG_PORT}/clients/busybox`;
@@ -117,12 +127,12 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
     host = await makeHost(prefix);
     bridge = `${prefix}b0`;
     d = await startTestDaemon({ netns: host.name, namePrefix: prefix, args: ['--bridge', bridge] });
-    const tar = await busyboxTar(testDir('img'));
-    const r = await d.cli(['import', tar, 'busybox:latest']);
+    busyTar = await busyboxTar(tempDir('img'));
+    const r = await d.cli(['import', busyTar, 'busybox:latest']);
     expect(r.code, r.stderr).toBe(0);
     docker = new Docker({ socketPath: d.socket });
     if (hasRegistry) {
-      registry = await startRegistry(host, testDir('reg'), REG_PORT);
+      registry = await startRegistry(host, tempDir('reg'), REG_PORT);
       expect((await d.cli(['tag', 'busybox', `${remote}:v1`])).code).toBe(0);
       const push = await d.cli(['push', `${remote}:v1`]);
       expect(push.code, push.stderr).toBe(0);
@@ -138,6 +148,7 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
     }
     await registry?.stop();
     await host?.destroy();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   // ---- the docker CLI ------------------------------------------------------------------------
@@ -188,7 +199,7 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
     });
 
     it('images, image inspect, tag, rmi, import (a JSON progress stream)', async () => {
-      const imp = await dk(['import', await busyboxTar(testDir('img2')), 'imported:v1']);
+      const imp = await dk(['import', busyTar, 'imported:v1']);
       expect(imp.code, imp.stderr).toBe(0);
       expect(imp.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
       const ls = await dk(['images', '--format', '{{.Repository}}:{{.Tag}}']);
@@ -206,7 +217,7 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       expect(missing.stderr).toContain('No such image: nosuchimage:1');
       const badInspect = await dk(['image', 'inspect', 'nosuchimage']);
       expect(badInspect.code).toBe(1);
-      const tar = join(testDir('save'), 'bb.tar');
+      const tar = join(tempDir('save'), 'bb.tar');
       expect((await dk(['save', '-o', tar, 'busybox:latest'])).code).toBe(0);
       const load = await dk(['load', '-i', tar]);
       expect(load.code, load.stderr).toBe(0);
@@ -563,7 +574,7 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       const removed = await docker.getImage('odimg:t1').remove();
       expect(removed).toEqual([{ Untagged: 'odimg:t1' }]);
       expect(await status(docker.getImage('odimg:t1').inspect())).toBe(404);
-      const stream = await docker.importImage(await busyboxTar(testDir('img3')), { repo: 'odimported', tag: 'v1' });
+      const stream = await docker.importImage(busyTar, { repo: 'odimported', tag: 'v1' });
       const msgs = (await readAll(stream)).trim().split(/\r?\n/).map((l) => JSON.parse(l) as { status?: string });
       expect(msgs.at(-1)?.status).toMatch(/^sha256:[0-9a-f]{64}$/);
       await docker.getImage('odimported:v1').remove();
