@@ -3,7 +3,6 @@
 // commands of issue 6. Each check looks at output AND exit code (or HTTP status); traffic to
 // published ports is checked with curl from the host netns; pulls come from a docker-registry the
 // test starts on 127.0.0.1 in that netns (skipped with a printed reason where it is absent).
-// Network connect/disconnect belong to issue 7 and are left as todo here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -143,7 +142,7 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
     if (d) {
       const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
       if (ids.length) await d.cli(['rm', '-f', ...ids]);
-      for (const n of ['dnet', 'odnet']) await d.cli(['network', 'rm', n]);
+      for (const n of ['dnet', 'odnet', 'cdnet', 'odconn']) await d.cli(['network', 'rm', n]);
       await d.cleanup();
     }
     await registry?.stop();
@@ -476,7 +475,24 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       expect(gone.stderr).toMatch(/not found/);
     });
 
-    it.todo('network connect and disconnect of a running container: POST /networks/{id}/connect arrives with issue 7');
+    it('network connect and disconnect of a running container: it gains and loses an interface', async () => {
+      expect((await dk(['network', 'create', '--subnet', '10.81.0.0/24', 'cdnet'])).code).toBe(0);
+      await dk(['run', '-d', '--name', 'dconn', 'busybox', 'sleep', '300']);
+      const c = await dk(['network', 'connect', 'cdnet', 'dconn']);
+      expect(c.code, c.stderr).toBe(0);
+      const ips = (await dk(['exec', 'dconn', 'ip', '-o', '-4', 'addr'])).stdout;
+      expect(ips).toMatch(/inet 172\.17\.\d+\.\d+\/16/);
+      expect(ips).toMatch(/inet 10\.81\.0\.\d+\/24/);
+      expect((await dk(['inspect', '-f', '{{len .NetworkSettings.Networks}}', 'dconn'])).stdout.trim()).toBe('2');
+      const again = await dk(['network', 'connect', 'cdnet', 'dconn']);
+      expect(again.code).toBe(1);
+      const dc = await dk(['network', 'disconnect', 'cdnet', 'dconn']);
+      expect(dc.code, dc.stderr).toBe(0);
+      expect((await dk(['exec', 'dconn', 'ip', '-o', '-4', 'addr'])).stdout).not.toMatch(/10\.81\.0\./);
+      expect((await dk(['network', 'connect', 'nosuchnet', 'dconn'])).code).toBe(1);
+      await dk(['rm', '-f', 'dconn']);
+      expect((await dk(['network', 'rm', 'cdnet'])).code).toBe(0);
+    });
 
     it('stats --no-stream and top', async () => {
       await dk(['run', '-d', '--name', 'dstats', 'busybox', 'sh', '-c', 'sleep 300 & sleep 301; :']);
@@ -705,7 +721,18 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       expect(await status(docker.getNetwork('bridge').remove())).toBe(403);
     });
 
-    it.todo('network connect / disconnect through dockerode: arrives with issue 7');
+    it('network connect / disconnect through dockerode', async () => {
+      const n = await docker.createNetwork({ Name: 'odconn', IPAM: { Config: [{ Subnet: '10.82.0.0/24' }] } });
+      const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '300'] });
+      await c.start();
+      await n.connect({ Container: c.id });
+      expect((await c.inspect()).NetworkSettings.Networks.odconn?.IPAddress).toMatch(/^10\.82\.0\.\d+$/);
+      await n.disconnect({ Container: c.id });
+      expect((await c.inspect()).NetworkSettings.Networks.odconn).toBeUndefined();
+      expect(await status(docker.getNetwork('nosuchnet').connect({ Container: c.id }))).toBe(404);
+      await c.remove({ force: true });
+      await n.remove();
+    });
 
     it('bad input: 400 for bad parameters, 404 for missing objects, 409 for a name in use; nothing is made', async () => {
       const before = (await docker.listContainers({ all: true })).length;
