@@ -1,6 +1,8 @@
 // Kernel tests: one prefix per run, shared with workers through the environment; at the end, sweep
 // any netns, mount or process this run left (a test that crashed before its own clean-up).
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runPrefix } from './prefix.js';
 import { sweepNetns } from './netns.js';
 import { run } from './sh.js';
@@ -34,4 +36,6 @@ export async function teardown(): Promise<void> {
     .reverse();
   for (const m of mounts) await run(['umount', '-l', m]);
   await sweepNetns(prefix);
+  // temp dirs of this run (daemons' state, image tars), once nothing is mounted under them
+  for (const f of readdirSync(tmpdir())) if (f.startsWith(`berth-test-${prefix}`)) rmSync(join(tmpdir(), f), { recursive: true, force: true });
 }
