@@ -117,6 +117,9 @@ export interface Endpoint {
   dnsServers?: string[];
   /** The container's default route goes through this endpoint (its published ports live here). */
   isGateway?: boolean;
+  /** The embedded DNS server this endpoint's container can use (user-defined networks): the
+   *  address its resolv.conf names. */
+  resolver?: string;
   ports: PortBinding[];
   /** Ports this endpoint opened to other containers through `--link` (icc=false). */
   links: LinkRecord[];

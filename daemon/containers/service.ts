@@ -293,9 +293,16 @@ export class ContainerService {
           extraHosts: c.hostConfig.ExtraHosts ?? [],
         });
     await writeFile(files.hosts, hostsText);
+    // On a user-defined network the embedded DNS answers (and forwards to --dns or the host's resolvers).
+    const resolver = Object.values(c.endpoints).map((id) => this.#d.store.get('endpoint', id)?.resolver).find(Boolean);
     await writeFile(
       files.resolvConf,
-      resolvConf(hostResolv, { hostNetwork: hostNet, dns: c.hostConfig.Dns ?? [], search: c.hostConfig.DnsSearch ?? [], options: c.hostConfig.DnsOptions ?? [] }),
+      resolvConf(hostResolv, {
+        hostNetwork: hostNet,
+        dns: resolver ? [resolver] : (c.hostConfig.Dns ?? []),
+        search: c.hostConfig.DnsSearch ?? [],
+        options: resolver && !c.hostConfig.DnsOptions?.length ? ['ndots:0'] : (c.hostConfig.DnsOptions ?? []),
+      }),
     );
     await writeFile(files.hostname, this.#hostname(c) + '\n');
     return files;

@@ -4,6 +4,7 @@ import { realIp, type Ip } from './ip.js';
 import { realIptables, type Iptables } from './iptables.js';
 import { realSysctl, type Sysctl } from './sysctl.js';
 import { realPortHolder, type PortHolder } from './ports.js';
+import { realDnsNet, type DnsNet } from './dns.js';
 
 export interface Sys {
   readonly exec: Exec;
@@ -12,11 +13,13 @@ export interface Sys {
   readonly sysctl: Sysctl;
   /** Bound sockets that reserve published host ports (network drivers). */
   readonly ports: PortHolder;
+  /** DNS sockets of the embedded resolver (network drivers). */
+  readonly dns: DnsNet;
 }
 
 export function realSys(opts: { onExec?: ExecObserver } = {}): Sys {
   const exec = realExec(opts.onExec);
-  return { exec, ip: realIp(exec), iptables: realIptables(exec), sysctl: realSysctl(), ports: realPortHolder() };
+  return { exec, ip: realIp(exec), iptables: realIptables(exec), sysctl: realSysctl(), ports: realPortHolder(), dns: realDnsNet() };
 }
 
-export type { Exec, Ip, Iptables, Sysctl, PortHolder };
+export type { Exec, Ip, Iptables, Sysctl, PortHolder, DnsNet };

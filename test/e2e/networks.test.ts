@@ -154,6 +154,51 @@ describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
     expect(links.some((l) => l.ifname === `${prefix}-n1`)).toBe(false);
   });
 
+  it('embedded DNS: names, aliases and short ids on the network; not across networks; resolv.conf points at it', async () => {
+    await ok(['network', 'create', 'dnsnet']);
+    await ok(['network', 'create', 'othernet']);
+    const id = await ok(['run', '-d', '--name', 'named', '--network', 'dnsnet', '--network-alias', 'www', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    expect(await fetchFrom('dnsnet', 'http://named/')).toBe('hello from berth\n');
+    expect(await fetchFrom('dnsnet', 'http://www/')).toBe('hello from berth\n');
+    expect(await fetchFrom('dnsnet', `http://${id.slice(0, 12)}/`)).toBe('hello from berth\n');
+    expect(await fetchFrom('othernet', 'http://named/')).toBe('');
+    const conf = await d.cli(['run', '--rm', '--network', 'dnsnet', 'busybox', 'cat', '/etc/resolv.conf']);
+    const gw = JSON.parse(await ok(['network', 'inspect', 'dnsnet']))[0].IPAM.Config[0].Gateway;
+    expect(conf.stdout).toContain(`nameserver ${gw}\n`);
+    expect(conf.stdout).toContain('options ndots:0');
+    const ns = await d.cli(['run', '--rm', '--network', 'dnsnet', 'busybox', 'nslookup', 'named']);
+    expect(ns.stdout).toMatch(/Address:?\s+172\.\d+\.0\.2/);
+    // a container connected later is found by the others at once
+    await ok(['run', '-d', '--name', 'late', '--network', 'othernet', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    expect(await fetchFrom('dnsnet', 'http://late/')).toBe('');
+    await ok(['network', 'connect', '--alias', 'latecomer', 'dnsnet', 'late']);
+    expect(await fetchFrom('dnsnet', 'http://latecomer/')).toBe('hello from berth\n');
+    await ok(['rm', '-f', 'named', 'late']);
+  });
+
+  it('embedded DNS forwards other names to --dns servers (here a fake resolver on the host loopback)', async () => {
+    const script = `
+      const s = require('node:dgram').createSocket('udp4');
+      s.on('message', (m, r) => {
+        let i = 12; while (m[i]) i += m[i] + 1; const end = i + 5;
+        const h = Buffer.from(m.subarray(0, 12)); h.writeUInt16BE(0x8180, 2); h.writeUInt16BE(1, 6); h.writeUInt16BE(0, 8); h.writeUInt16BE(0, 10);
+        const type = m.readUInt16BE(i + 1);
+        const ans = type === 1 ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 5]) : Buffer.alloc(0);
+        if (type !== 1) h.writeUInt16BE(0, 6);
+        s.send(Buffer.concat([h, m.subarray(12, end), ans]), r.port, r.address);
+      });
+      s.bind(53, '127.0.0.1', () => console.log('ready'));`;
+    const { spawn } = await import('node:child_process');
+    const fake = spawn('nsenter', [`--net=/run/netns/${host.name}`, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((res) => fake.stdout!.once('data', () => res()));
+      const r = await d.cli(['run', '--rm', '--network', 'dnsnet', '--dns', '127.0.0.1', 'busybox', 'nslookup', 'example.test']);
+      expect(r.stdout).toContain('203.0.113.5');
+    } finally {
+      fake.kill('SIGKILL');
+    }
+  });
+
   it.skipIf(!hasDocker)('the docker CLI: network create/connect/disconnect/rm against berthd', async () => {
     const cr = await d.docker(['network', 'create', '--internal', 'dk']);
     expect(cr.code, cr.stderr).toBe(0);

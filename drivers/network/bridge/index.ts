@@ -22,6 +22,7 @@ import { OPT, createOptions, fwNetwork, netView, type NetView } from './options.
 import { bridgeKernel } from './kernel.js';
 import { chooseSubnets } from './subnets.js';
 import { bridgeRestore } from './restore.js';
+import { EmbeddedDns } from '../dns/resolver.js';
 
 export { OPT };
 
@@ -60,6 +61,7 @@ export interface BridgeInternals {
   fwEndpoint(ep: Endpoint): FwEndpoint;
   /** Tags of endpoints whose records and kernel state are being changed right now. */
   inflight: Set<string>;
+  dns: EmbeddedDns;
 }
 
 export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions = {}): NetworkDriver {
@@ -74,6 +76,7 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
   const defaultBridge = ifname(config.bridge, 'bridge name');
   const kernel = bridgeKernel(ctx);
   const inflight = new Set<string>();
+  const dns = new EmbeddedDns({ dns: sys.dns, records, log });
 
   const myEndpoints = (networkId?: string) =>
     records.list('endpoint').filter((e) => e.driver === 'bridge' && (networkId === undefined || e.networkId === networkId));
@@ -135,7 +138,7 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
     }
   }
 
-  const internals: BridgeInternals = { ctx, fw, ports, nets, globalTag, kernel, netOf, myEndpoints, fwState, fwEndpoint, inflight };
+  const internals: BridgeInternals = { ctx, fw, ports, nets, globalTag, kernel, netOf, myEndpoints, fwState, fwEndpoint, inflight, dns };
   const side = bridgeRestore(internals);
 
   const driver: NetworkDriver = {
@@ -263,6 +266,7 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
             ...(request.dnsNames ? { dnsNames: request.dnsNames } : {}),
             ...(request.dnsServers?.length ? { dnsServers: request.dnsServers } : {}),
             isGateway,
+            ...(n.dns ? { resolver: n.v4.gateway } : {}),
             ports: [],
             links: [],
           };

@@ -7,7 +7,7 @@ import type { BridgeInternals, Net } from './index.js';
 import type { IpAddrJson } from './kernel.js';
 
 export function bridgeRestore(b: BridgeInternals) {
-  const { ctx, fw, ports, nets, globalTag, kernel } = b;
+  const { ctx, fw, ports, nets, globalTag, kernel, dns } = b;
   const { sys, names, records, log } = ctx;
 
   /** Only names of the form names.netns(id) (`<prefix>-<12 hex>`): never `<prefix>-host` or a
@@ -69,10 +69,15 @@ export function bridgeRestore(b: BridgeInternals) {
     return report;
   }
 
-  /** Per-network services (the embedded DNS, step 2 of issue 7) start here. */
-  async function networkUp(_n: Net): Promise<void> {}
+  /** Per-network services: the embedded DNS of user-defined networks, on the gateway addresses. */
+  async function networkUp(n: Net): Promise<void> {
+    if (!n.dns) return;
+    await dns.start({ id: n.rec.id, name: n.rec.name, internal: n.rec.internal, addresses: [n.v4.gateway, ...(n.v6 ? [n.v6.gateway] : [])] });
+  }
 
-  async function networkDown(_n: Net): Promise<void> {}
+  async function networkDown(n: Net): Promise<void> {
+    await dns.stop(n.rec.id);
+  }
 
   async function inspect(network: NetworkRecord, endpoints: Endpoint[]): Promise<Record<string, unknown>> {
     const n = b.netOf(network);
@@ -101,6 +106,7 @@ export function bridgeRestore(b: BridgeInternals) {
         masquerade: n.masquerade,
         internal: network.internal,
       },
+      dns: n.dns ? (dns.status(network.id) ?? { addresses: [], serving: [], errors: ['not started'] }) : null,
       rules: rules.filter((r) => r.tag === n.tag || r.tag === globalTag).map((r) => `${r.family} ${r.table} ${r.line}`),
       endpoints: await Promise.all(
         endpoints.map(async (ep) => {
@@ -125,6 +131,7 @@ export function bridgeRestore(b: BridgeInternals) {
             gateway: !!ep.isGateway,
             aliases: ep.aliases,
             ...(ep.dnsNames ? { dnsNames: ep.dnsNames } : {}),
+            ...(ep.resolver ? { resolver: ep.resolver } : {}),
             ports: ep.ports,
             links: ep.links,
             rules: rules.filter((r) => r.tag === tagOf(ep.id)).map((r) => `${r.family} ${r.table} ${r.line}`),
@@ -135,7 +142,7 @@ export function bridgeRestore(b: BridgeInternals) {
   }
 
   async function shutdown(): Promise<void> {
-    for (const n of nets.values()) await networkDown(n);
+    await dns.stopAll();
   }
 
   return { restore, inspect, networkUp, networkDown, shutdown, orphans, ownSandboxNetns };

@@ -7,8 +7,9 @@ import type { Sysctl } from '../sysctl.js';
 import type { HeldPort, PortHolder } from '../ports.js';
 import { FakeIp } from './ip.js';
 import { FakeIptables } from './iptables.js';
+import { FakeDnsNet } from './dns.js';
 
-export { FakeIp, FakeIptables };
+export { FakeIp, FakeIptables, FakeDnsNet };
 
 export class FakeSysctl implements Sysctl {
   readonly values = new Map<string, string>([
@@ -55,6 +56,7 @@ export interface FakeSys extends Sys {
   readonly iptables: FakeIptables;
   readonly sysctl: FakeSysctl;
   readonly ports: FakePortHolder;
+  readonly dns: FakeDnsNet;
   /** Programs "run", in order (ip and iptables calls as argv). */
   readonly execs: string[][];
 }
@@ -91,7 +93,7 @@ export function fakeSys(): FakeSys {
       return typeof v === 'function' ? v.bind(t) : v;
     },
   });
-  return { exec, ip: countedIp, iptables: countedIpt, sysctl: new FakeSysctl(), ports: new FakePortHolder(), execs };
+  return { exec, ip: countedIp, iptables: countedIpt, sysctl: new FakeSysctl(), ports: new FakePortHolder(), dns: new FakeDnsNet(), execs };
 }
 
 /**
@@ -116,6 +118,7 @@ export function failNth(sys: Sys, n: number): Sys & { calls(): number; arm(n: nu
         return sys.ports.hold(proto, ip, port);
       },
     },
+    dns: sys.dns,
     calls: () => count,
     /** Count again from zero and fail the nth call from now (Infinity: never). */
     arm(next: number) {
