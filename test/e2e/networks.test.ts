@@ -199,6 +199,25 @@ describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
     }
   });
 
+  it('IPv6: a dual-stack network, -p on both families with one port, names answer AAAA', async () => {
+    await ok(['network', 'create', '--ipv6', '--subnet', 'fd00:88::/64', 'v6net']);
+    const n = JSON.parse(await ok(['network', 'inspect', 'v6net']))[0];
+    expect(n.EnableIPv6).toBe(true);
+    expect(n.IPAM.Config[0].Subnet).toMatch(/^172\.\d+\.0\.0\/16$/);
+    expect(n.IPAM.Config[1]).toEqual({ Subnet: 'fd00:88::/64', Gateway: 'fd00:88::1' });
+    await ok(['run', '-d', '--name', 'six', '--network', 'v6net', '-p', '8094:80', 'busybox', 'httpd', '-f', '-p', '[::]:80', '-h', '/www']);
+    expect((await ok(['port', 'six'])).split('\n').sort()).toEqual(['80/tcp -> 0.0.0.0:8094', '80/tcp -> [::]:8094']);
+    const c = JSON.parse(await ok(['inspect', 'six']))[0];
+    expect(c.NetworkSettings.Networks.v6net.GlobalIPv6Address).toBe('fd00:88::2');
+    expect(await curl(`http://${peer.hostIp}:8094/`)).toBe('hello from berth\n');
+    const r = await host.exec(['curl', '-6', '-g', '-fsS', '--max-time', '2', 'http://[fd00:88::1]:8094/']);
+    expect(r.stdout).toBe('hello from berth\n');
+    expect(await fetchFrom('v6net', 'http://[fd00:88::2]/')).toBe('hello from berth\n');
+    const ns = await d.cli(['run', '--rm', '--network', 'v6net', 'busybox', 'nslookup', '-type=AAAA', 'six']);
+    expect(ns.stdout).toContain('fd00:88::2');
+    await ok(['rm', '-f', 'six']);
+  });
+
   it.skipIf(!hasDocker)('the docker CLI: network create/connect/disconnect/rm against berthd', async () => {
     const cr = await d.docker(['network', 'create', '--internal', 'dk']);
     expect(cr.code, cr.stderr).toBe(0);
