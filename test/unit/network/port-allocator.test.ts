@@ -113,4 +113,22 @@ describe('PortAllocator under concurrency', () => {
     const r = await Promise.allSettled([pa.allocate('c', [req(7000)]), pa.allocate('d', [req(7000)])]);
     expect(r.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
   });
+
+  it('dual-stack: one request, both wildcards on one port; the families do not conflict; IPv6 addresses need it', async () => {
+    const { pa, holder } = make([40000, 40004]);
+    holder.busy.add('tcp/::/40000'); // a host process holds [::]:40000 only
+    const got = await pa.allocate('a', [req(0)], { dualStack: true });
+    expect(got).toEqual([
+      { containerPort: 80, proto: 'tcp', hostIp: '0.0.0.0', hostPort: 40001 },
+      { containerPort: 80, proto: 'tcp', hostIp: '::', hostPort: 40001 },
+    ]);
+    expect(holder.held).toEqual(new Set(['tcp/0.0.0.0/40001', 'tcp/::/40001']));
+    // an IPv4-only publish of 40000 is fine: only the IPv6 wildcard is busy
+    expect(await pa.allocate('b', [req(40000)])).toHaveLength(1);
+    expect(await fails(pa.allocate('c', [req(40001, { hostIp: '::1' })], { dualStack: true }))).toEqual(['conflict', 'Bind for [::1]:40001 failed: port is already allocated']);
+    expect((await fails(pa.allocate('c', [req(9000, { hostIp: '::1' })])))[0]).toBe('invalid_parameter');
+    expect(await pa.allocate('c', [req(9000, { hostIp: '::1' })], { dualStack: true })).toEqual([{ containerPort: 80, proto: 'tcp', hostIp: '::1', hostPort: 9000 }]);
+    await pa.release('a');
+    expect(holder.held.has('tcp/::/40001')).toBe(false);
+  });
 });
