@@ -21,6 +21,7 @@ export const commands: Record<string, Loader> = {
   events: () => import('./commands/system/events.js'),
   'system events': () => import('./commands/system/events.js'),
   'system jobs': () => import('./commands/system/jobs.js'),
+  'system check': () => import('./commands/system/check.js'),
   run: () => import('./commands/container/run.js'),
   'container run': () => import('./commands/container/run.js'),
   create: () => import('./commands/container/create.js'),

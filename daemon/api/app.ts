@@ -8,6 +8,7 @@ import { API_VERSION, splitVersion, versionError } from './version.js';
 import { systemRoutes } from './routes/system.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
+import { checkRoutes } from './routes/check.js';
 import { containerRoutes } from './routes/containers.js';
 import { execRoutes } from './routes/exec.js';
 import { statsRoutes } from './routes/stats.js';
@@ -98,6 +99,7 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
   await app.register(systemRoutes(daemon));
   await app.register(imageRoutes(daemon));
   await app.register(networkRoutes(daemon));
+  await app.register(checkRoutes(daemon));
   await app.register(containerRoutes(daemon));
   await app.register(execRoutes(daemon));
   await app.register(statsRoutes(daemon));

@@ -5,6 +5,7 @@ import { realIptables, type Iptables } from './iptables.js';
 import { realSysctl, type Sysctl } from './sysctl.js';
 import { realPortHolder, type PortHolder } from './ports.js';
 import { realDnsNet, type DnsNet } from './dns.js';
+import { realNft, type Nft } from './nft.js';
 
 export interface Sys {
   readonly exec: Exec;
@@ -15,11 +16,13 @@ export interface Sys {
   readonly ports: PortHolder;
   /** DNS sockets of the embedded resolver (network drivers). */
   readonly dns: DnsNet;
+  /** nft(8): the nftables firewall backend, and the monitor the flush watcher listens to. */
+  readonly nft: Nft;
 }
 
 export function realSys(opts: { onExec?: ExecObserver } = {}): Sys {
   const exec = realExec(opts.onExec);
-  return { exec, ip: realIp(exec), iptables: realIptables(exec), sysctl: realSysctl(), ports: realPortHolder(), dns: realDnsNet() };
+  return { exec, ip: realIp(exec), iptables: realIptables(exec), sysctl: realSysctl(), ports: realPortHolder(), dns: realDnsNet(), nft: realNft(exec) };
 }
 
-export type { Exec, Ip, Iptables, Sysctl, PortHolder, DnsNet };
+export type { Exec, Ip, Iptables, Sysctl, PortHolder, DnsNet, Nft };

@@ -218,6 +218,49 @@ describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
     await ok(['rm', '-f', 'six']);
   });
 
+  it("an administrator's flush of berth's chains is repaired within a second; system check then finds nothing", async () => {
+    await ok(['run', '-d', '--name', 'fl', '-p', '8095:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    expect(await curl(`http://${peer.hostIp}:8095/`)).toBe('hello from berth\n');
+    const save = async () => (await host.exec(['iptables-save'])).stdout;
+    const wanted = (await save()).split('\n').filter((l) => /^-A BERTH(-FORWARD)? /.test(l)).sort();
+    const t0 = Date.now();
+    expect((await host.exec(['iptables', '-t', 'nat', '-F', 'BERTH'])).code).toBe(0);
+    expect((await host.exec(['iptables', '-F', 'BERTH-FORWARD'])).code).toBe(0);
+    let back = -1;
+    while (Date.now() - t0 < 3000) {
+      const now = (await save()).split('\n').filter((l) => /^-A BERTH(-FORWARD)? /.test(l)).sort();
+      if (now.join('\n') === wanted.join('\n')) {
+        back = Date.now() - t0;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(back).toBeGreaterThanOrEqual(0);
+    expect(back).toBeLessThan(1000);
+    console.log(`flushed chains repaired in ${back} ms`);
+    expect(await curl(`http://${peer.hostIp}:8095/`)).toBe('hello from berth\n');
+    const r = await d.cli(['system', 'check']);
+    expect(r.stdout, r.stderr).toBe('no drift: the kernel matches the records\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('berth system check: a veth deleted by hand is reported, --repair restores it, traffic flows again', async () => {
+    const ep = (await endpoints('bridge')).find((e) => e.container.name === 'fl')!;
+    const veth = (ep as unknown as { hostVeth: { name: string } }).hostVeth.name;
+    expect((await host.exec(['ip', 'link', 'del', veth])).code).toBe(0);
+    const r = await d.cli(['system', 'check']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(new RegExp(`^link\\s+missing\\s+bridge\\s+fl\\s+veth ${veth} \\(eth0 in \\S+\\) on ${prefix}b0$`));
+    const fix = await d.cli(['system', 'check', '--repair']);
+    expect(fix.code, fix.stdout + fix.stderr).toBe(0);
+    expect(fix.stdout).toContain('1 of 1 repaired');
+    expect(await curl(`http://${peer.hostIp}:8095/`)).toBe('hello from berth\n');
+    expect((await d.cli(['system', 'check', '-q'])).code).toBe(0);
+    await ok(['rm', '-f', 'fl']);
+  });
+
   it.skipIf(!hasDocker)('the docker CLI: network create/connect/disconnect/rm against berthd', async () => {
     const cr = await d.docker(['network', 'create', '--internal', 'dk']);
     expect(cr.code, cr.stderr).toBe(0);

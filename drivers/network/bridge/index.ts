@@ -22,7 +22,9 @@ import { OPT, createOptions, fwNetwork, netView, type NetView } from './options.
 import { bridgeKernel } from './kernel.js';
 import { chooseSubnets } from './subnets.js';
 import { bridgeRestore } from './restore.js';
+import { bridgeCheck } from './check.js';
 import { EmbeddedDns } from '../dns/resolver.js';
+import { FlushWatcher } from '../firewall/watch.js';
 
 export { OPT };
 
@@ -45,6 +47,8 @@ export interface BridgeDriverOptions {
   firewall?: FirewallBackend;
   /** Milliseconds queued rule removals wait (default 50). */
   removeDelayMs?: number;
+  /** Watch for outside changes to berth's firewall (nft monitor) and repair them (berthd: on). */
+  watch?: boolean;
 }
 
 /** The driver's shared insides, for restore.ts (restore, check, inspect). */
@@ -62,20 +66,31 @@ export interface BridgeInternals {
   /** Tags of endpoints whose records and kernel state are being changed right now. */
   inflight: Set<string>;
   dns: EmbeddedDns;
+  watcher: FlushWatcher | undefined;
 }
 
 export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions = {}): NetworkDriver {
   const { sys, names, records, config, log } = ctx;
   const poolSize = opts.poolSize ?? 2;
+  const inflight = new Set<string>();
+  // The watcher hears every ruleset change; berth's own writes go through watcher.own() so that it
+  // can tell them apart. Its repair is a sync that leaves endpoints being changed alone.
+  const watcher = opts.watch
+    ? new FlushWatcher({
+        nft: sys.nft,
+        log,
+        tables: ['ip nat', 'ip filter', 'ip6 nat', 'ip6 filter'],
+        repair: () => fw.sync(fwState(), { scope: (t) => !inflight.has(t) }),
+      })
+    : undefined;
+  const iptables = watcher ? { restore: (t: string, f?: 4 | 6) => watcher.own(() => sys.iptables.restore(t, f)), save: sys.iptables.save.bind(sys.iptables) } : sys.iptables;
   const fw: FirewallBackend =
-    opts.firewall ??
-    iptablesBackend({ iptables: sys.iptables, ours: (c) => names.ruleOwner(c) !== undefined, log, removeDelayMs: opts.removeDelayMs });
+    opts.firewall ?? iptablesBackend({ iptables, ours: (c) => names.ruleOwner(c) !== undefined, log, removeDelayMs: opts.removeDelayMs });
   const ports = new PortAllocator(sys.ports, async () => parsePortRange(await sys.sysctl.get('net.ipv4.ip_local_port_range')));
   const nets = new Map<string, Net>();
   const globalTag = names.ruleTag(GLOBAL_OWNER);
   const defaultBridge = ifname(config.bridge, 'bridge name');
   const kernel = bridgeKernel(ctx);
-  const inflight = new Set<string>();
   const dns = new EmbeddedDns({ dns: sys.dns, records, log });
 
   const myEndpoints = (networkId?: string) =>
@@ -138,8 +153,9 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
     }
   }
 
-  const internals: BridgeInternals = { ctx, fw, ports, nets, globalTag, kernel, netOf, myEndpoints, fwState, fwEndpoint, inflight, dns };
+  const internals: BridgeInternals = { ctx, fw, ports, nets, globalTag, kernel, netOf, myEndpoints, fwState, fwEndpoint, inflight, dns, watcher };
   const side = bridgeRestore(internals);
+  const checker = bridgeCheck(internals, side);
 
   const driver: NetworkDriver = {
     kind: 'network',
@@ -399,6 +415,7 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
 
     restore: () => side.restore(),
     inspect: (network, endpoints) => side.inspect(network, endpoints),
+    check: (o) => checker.check(o),
 
     async shutdown() {
       await side.shutdown();
@@ -414,5 +431,5 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
 export const randomId = (): string => randomBytes(32).toString('hex');
 
 export default function bridgeFactory(ctx: DriverContext): NetworkDriver {
-  return makeBridgeDriver(ctx);
+  return makeBridgeDriver(ctx, { watch: true });
 }

@@ -7,7 +7,7 @@ import type { BridgeInternals, Net } from './index.js';
 import type { IpAddrJson } from './kernel.js';
 
 export function bridgeRestore(b: BridgeInternals) {
-  const { ctx, fw, ports, nets, globalTag, kernel, dns } = b;
+  const { ctx, fw, ports, nets, globalTag, kernel, dns, watcher } = b;
   const { sys, names, records, log } = ctx;
 
   /** Only names of the form names.netns(id) (`<prefix>-<12 hex>`): never `<prefix>-host` or a
@@ -66,6 +66,7 @@ export function bridgeRestore(b: BridgeInternals) {
     }
     for (const rec of bridgeNets()) await networkUp(b.netOf(rec));
     for (const n of nets.values()) n.pool.schedule();
+    await watcher?.start();
     return report;
   }
 
@@ -92,6 +93,7 @@ export function bridgeRestore(b: BridgeInternals) {
     };
     return {
       firewall: fw.name,
+      watcher: b.watcher ? { mode: b.watcher.mode, repairs: b.watcher.repairs } : null,
       bridge: {
         name: n.bridge,
         exists: !!dev,
@@ -142,6 +144,7 @@ export function bridgeRestore(b: BridgeInternals) {
   }
 
   async function shutdown(): Promise<void> {
+    watcher?.stop();
     await dns.stopAll();
   }
 

@@ -105,17 +105,19 @@ export function ruleEngine(o: IptablesOptions, family: Family): RuleEngine {
           const expected = (first ? [...rules].reverse() : rules).map(canonical);
           const inChain = saved.rules.filter((s) => s.table === table && s.chain === chain);
           const mine = inChain.filter((s) => expected.includes(s.line)).map((s) => s.line);
-          const ordered = first
-            ? inChain.slice(0, expected.length).map((s) => s.line).join('\n') === expected.join('\n')
-            : mine.join('\n') === expected.join('\n');
-          if (ordered) continue;
+          const inOrder = (want: string[]) =>
+            first ? inChain.slice(0, want.length).map((s) => s.line).join('\n') === want.join('\n') : mine.join('\n') === want.join('\n');
+          if (inOrder(expected)) continue;
+          // Re-made whole (order matters in a chain); reported as missing what is absent, and as
+          // reordered what is there only if what is there is out of order.
+          const present = expected.filter((l) => mine.includes(l));
+          const outOfOrder = !inOrder(present);
           for (const r of rules) {
             if (haveKeys.has(ruleKey(r))) {
               del.push(r);
-              report.reordered.push(shown(r));
+              if (outOfOrder) report.reordered.push(shown(r));
             } else report.missing.push(shown(r));
           }
-          // A group with only missing rules appended at the end is not "reordered": the rest stays.
           add.push(...rules);
         }
         const existing = new Set(saved.chains.map((c) => `${c.table} ${c.name}`));

@@ -8,8 +8,9 @@ import type { HeldPort, PortHolder } from '../ports.js';
 import { FakeIp } from './ip.js';
 import { FakeIptables } from './iptables.js';
 import { FakeDnsNet } from './dns.js';
+import { FakeNft } from './nft.js';
 
-export { FakeIp, FakeIptables, FakeDnsNet };
+export { FakeIp, FakeIptables, FakeDnsNet, FakeNft };
 
 export class FakeSysctl implements Sysctl {
   readonly values = new Map<string, string>([
@@ -57,6 +58,7 @@ export interface FakeSys extends Sys {
   readonly sysctl: FakeSysctl;
   readonly ports: FakePortHolder;
   readonly dns: FakeDnsNet;
+  readonly nft: FakeNft;
   /** Programs "run", in order (ip and iptables calls as argv). */
   readonly execs: string[][];
 }
@@ -71,6 +73,8 @@ export function fakeSys(): FakeSys {
   };
   const ip = new FakeIp();
   const iptables = new FakeIptables();
+  const nft = new FakeNft();
+  iptables.onCommit = (_text, family) => nft.emit([], family === 6 ? 'ip6tables-resto' : 'iptables-restor');
   const countedIp = new Proxy(ip, {
     get(t, k, r) {
       const v = Reflect.get(t, k, r);
@@ -93,7 +97,7 @@ export function fakeSys(): FakeSys {
       return typeof v === 'function' ? v.bind(t) : v;
     },
   });
-  return { exec, ip: countedIp, iptables: countedIpt, sysctl: new FakeSysctl(), ports: new FakePortHolder(), dns: new FakeDnsNet(), execs };
+  return { exec, ip: countedIp, iptables: countedIpt, sysctl: new FakeSysctl(), ports: new FakePortHolder(), dns: new FakeDnsNet(), nft, execs };
 }
 
 /**
@@ -119,6 +123,7 @@ export function failNth(sys: Sys, n: number): Sys & { calls(): number; arm(n: nu
       },
     },
     dns: sys.dns,
+    nft: sys.nft,
     calls: () => count,
     /** Count again from zero and fail the nth call from now (Infinity: never). */
     arm(next: number) {

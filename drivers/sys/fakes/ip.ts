@@ -23,6 +23,8 @@ export interface FakeLink {
 export interface FakeNetns {
   links: Map<string, FakeLink>;
   routes: string[];
+  /** The device of each route added with `dev` (it goes when the device goes, as in the kernel). */
+  routeDev?: Map<string, string>;
 }
 
 const ROOT = '';
@@ -126,12 +128,21 @@ export class FakeIp implements Ip {
     return l;
   }
 
+  #dropRoutes(ns: FakeNetns | undefined, dev: string): void {
+    if (!ns?.routeDev) return;
+    ns.routes = ns.routes.filter((r) => ns.routeDev!.get(r) !== dev);
+  }
+
   #removeLink(nsName: string, name: string): void {
     const ns = this.ns.get(nsName);
     const l = ns?.links.get(name);
     if (!ns || !l) return;
     ns.links.delete(name);
-    if (l.peer) this.ns.get(l.peer.ns)?.links.delete(l.peer.name);
+    this.#dropRoutes(ns, name);
+    if (l.peer) {
+      this.ns.get(l.peer.ns)?.links.delete(l.peer.name);
+      this.#dropRoutes(this.ns.get(l.peer.ns), l.peer.name);
+    }
     if (l.kind === 'bridge') for (const x of ns.links.values()) if (x.master === name) delete x.master;
   }
 
@@ -249,13 +260,10 @@ export class FakeIp implements Ip {
         ns.routes.splice(at, 1);
         return;
       }
-      if (verb === 'replace') {
-        ns.routes = ns.routes.filter((x) => !same(x));
-        ns.routes.push(r);
-        return;
-      }
-      if (ns.routes.some(same)) throw new Error('RTNETLINK answers: File exists');
+      if (verb === 'replace') ns.routes = ns.routes.filter((x) => !same(x));
+      else if (ns.routes.some(same)) throw new Error('RTNETLINK answers: File exists');
       ns.routes.push(r);
+      if (dev) (ns.routeDev ??= new Map()).set(r, dev);
       return;
     }
     if (obj === 'addr' && verb === 'del') {

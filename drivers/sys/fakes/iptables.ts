@@ -26,6 +26,9 @@ export class FakeIptables implements Iptables {
   readonly restores6: string[] = [];
   /** Reads (iptables-save calls) per family. */
   readonly saves = { 4: 0, 6: 0 };
+  /** Called after each applied transaction (fakeSys makes it a generation of the fake nft monitor,
+   *  as iptables-nft's are). */
+  onCommit?: (text: string, family: Family) => void;
 
   async restore(text: string, family: Family = 4): Promise<void> {
     (family === 6 ? this.restores6 : this.restores).push(text);
@@ -73,6 +76,7 @@ export class FakeIptables implements Iptables {
       }
     }
     this.#fam.set(family, next);
+    this.onCommit?.(text, family);
   }
 
   async save(table?: string, family: Family = 4): Promise<string> {

@@ -1,0 +1,157 @@
+// The flush watcher: berth's firewall repaired within a second of an administrator's change (an
+// `iptables -F`, a firewalld reload, `nft flush ruleset`). It listens to `nft monitor` (iptables 1.8
+// here is iptables-nft: its rules are nftables objects too), and after a transaction that deleted or
+// flushed something in the tables berth uses — and that berth did not make — it runs the repair (a
+// firewall sync against the records) once things are quiet for `debounceMs`.
+//
+// berth's own transactions are told apart by count: every write berth makes goes through `own()`
+// (the backend's adapter is wrapped), and the next generation nft reports while one is pending is
+// taken as berth's. A pending write that made no generation (it failed) is dropped when it ends; one
+// that ended more than a second ago is forgotten. Be aware: an administrator's transaction landing
+// while berth's own is pending may be taken for berth's; the next change of either kind, or
+// `berth system check --repair`, then repairs it.
+import type { Log } from '../../log.js';
+import type { Nft, NftMonitor } from '../../sys/nft.js';
+
+export interface WatcherOptions {
+  nft: Nft;
+  log: Log;
+  /** Table prefixes that concern berth, as nft monitor prints them: 'ip nat', 'ip6 filter', 'inet berth'. */
+  tables: readonly string[];
+  /** Make the firewall match the records again (a sync); its report is logged. */
+  repair: () => Promise<{ missing: string[]; extra: string[]; reordered: string[] }>;
+  /** Quiet time before the repair (default 100 ms). */
+  debounceMs?: number;
+  /** Without a working `nft monitor`: poll with repair() every pollMs (default 1000). */
+  pollMs?: number;
+}
+
+const GENERATION = /^# new generation \d+ by process (\d+)/;
+
+export class FlushWatcher {
+  readonly #o: WatcherOptions;
+  #mon: NftMonitor | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  /** berth's writes not yet matched with a generation: end time (0 while in flight). */
+  #pending: { ended: number }[] = [];
+  #touched = false;
+  /** Repairs run, for tests and the operator's view. */
+  repairs = 0;
+
+  constructor(o: WatcherOptions) {
+    this.#o = o;
+  }
+
+  /** Start listening; falls back to polling when nft monitor cannot run. */
+  async start(): Promise<void> {
+    if (this.#mon || this.#poll) return;
+    this.#stopped = false;
+    try {
+      this.#mon = await this.#o.nft.monitor(
+        (line) => this.#line(line),
+        (code) => {
+          this.#mon = undefined;
+          if (this.#stopped) return;
+          this.#o.log.warn({ code }, 'nft monitor ended: polling the firewall instead');
+          this.#startPolling();
+        },
+      );
+    } catch (err) {
+      this.#o.log.warn({ err }, 'nft monitor cannot run: polling the firewall instead');
+      this.#startPolling();
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#mon?.stop();
+    this.#mon = undefined;
+    if (this.#poll) clearInterval(this.#poll);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#poll = this.#timer = undefined;
+  }
+
+  /** How outside changes are noticed now. */
+  get mode(): 'nft monitor' | 'polling' | 'off' {
+    return this.#mon ? 'nft monitor' : this.#poll ? 'polling' : 'off';
+  }
+
+  /** Wrap one of berth's own firewall writes. */
+  async own<T>(write: () => Promise<T>): Promise<T> {
+    if (!this.#mon) return write(); // nothing hears it: nothing to tell apart
+    const p = { ended: 0 };
+    this.#pending.push(p);
+    try {
+      const r = await write();
+      p.ended = Date.now();
+      return r;
+    } catch (e) {
+      this.#pending = this.#pending.filter((x) => x !== p); // a failed transaction makes no generation
+      throw e;
+    }
+  }
+
+  /** Resolves when no repair runs or waits (tests). */
+  async idle(): Promise<void> {
+    while (this.#timer || this.#running) await (this.#running ?? new Promise((r) => setTimeout(r, 5)));
+  }
+
+  #startPolling(): void {
+    if (this.#poll || this.#stopped) return;
+    this.#poll = setInterval(() => this.#schedule(0), this.#o.pollMs ?? 1000);
+    this.#poll.unref();
+  }
+
+  #line(line: string): void {
+    if (!line.startsWith('#')) {
+      if (/^(delete|flush|destroy) /.test(line) && (line.includes('flush ruleset') || this.#o.tables.some((t) => line.includes(` ${t} `) || line.endsWith(` ${t}`))))
+        this.#touched = true;
+      return;
+    }
+    if (!GENERATION.test(line)) return;
+    const touched = this.#touched;
+    this.#touched = false;
+    const now = Date.now();
+    this.#pending = this.#pending.filter((p) => p.ended === 0 || now - p.ended < 1000);
+    if (this.#pending.length) {
+      this.#pending.shift(); // berth's own
+      return;
+    }
+    if (touched) this.#schedule(this.#o.debounceMs ?? 100);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.#run().finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#schedule(this.#o.debounceMs ?? 100);
+        }
+      });
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      const r = await this.#o.repair();
+      this.repairs++;
+      if (r.missing.length || r.extra.length || r.reordered.length)
+        this.#o.log.warn({ added: r.missing.length, removed: r.extra.length, remade: r.reordered.length, rules: r.missing.slice(0, 5) }, "berth's firewall was changed from outside: repaired");
+    } catch (err) {
+      this.#o.log.error({ err }, 'firewall repair after an outside change failed');
+    }
+  }
+}
