@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import type { Job } from '../../../drivers/handlers.js';
 import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.js';
 import { archiveError, decompress } from '../../../drivers/image/layer/compression.js';
-import type { BlobStore } from '../blobs.js';
+import type { BlobStore, WrittenBlob } from '../blobs.js';
 import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
 import { familiarName, familiarString, type Reference } from '../reference.js';
 import type { ConfigBlob, ImageRecord } from '../types.js';
@@ -194,32 +194,49 @@ async function layer(repo: Repository, store: PullStore, job: Job, desc: Descrip
 async function download(repo: Repository, store: PullStore, job: Job, desc: Descriptor, diffId: string, progress: ProgressSink): Promise<void> {
   const id = shortId(desc.digest);
   const throttle = new Throttle();
+  const w = await fetchLayer(repo, store.blobs, desc, diffId, (n, done) => {
+    if (done) {
+      progress(bytes('Downloading', id, n, desc.size));
+      progress(action('Verifying Checksum', id));
+    } else if (throttle.due(id)) progress(bytes('Downloading', id, n, desc.size));
+  });
+  if (w.created)
+    job.undo.push('delete pulled layer blob', async () => {
+      if (!store.isReferenced(diffId)) await store.blobs.delete(diffId);
+    });
+  progress(action('Download complete', id));
+}
+
+/**
+ * Stream one compressed layer blob into the content store under its diff id. The compressed
+ * bytes are hashed here and fed to the decompressor, whose output the store hashes and writes to a
+ * temp file, renamed only when it matches `diffId` — and only once the compressed digest matched
+ * too. If the decompressing side fails (bad gzip), the rest is still read and hashed: a digest
+ * mismatch is the error to report when there is one. `onBytes(n, done)` sees the bytes received.
+ */
+export async function fetchLayer(repo: Repository, blobs: BlobStore, desc: Descriptor, diffId: string, onBytes: (n: number, done: boolean) => void = () => {}): Promise<WrittenBlob> {
   const { body, length } = await repo.blob(desc.digest);
   if (length !== undefined && length !== desc.size) {
     body.destroy();
     throw invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
   }
-  // Compressed bytes are hashed here and fed to the decompressor, whose output the content store
-  // hashes and writes to a temp file. If that side fails (bad gzip), the rest is still read and
-  // hashed: a digest mismatch is the error to report when there is one.
   const feed = new PassThrough({ highWaterMark: 1 << 20 });
   const hash = createHash('sha256');
   let failed = false;
+  let wake: (() => void) | undefined;
   const writing = (async () => {
     const { stream } = await decompress(feed);
     // Until the store reads it (it opens its temp file first), an error from upstream (the feed
     // destroyed on a digest mismatch) would be an 'error' event nobody listens to: the store's
     // read loop sees it anyway.
     stream.on('error', () => {});
-    return store.blobs.write(stream, diffId);
+    return blobs.write(coalesce(stream), diffId);
   })();
-  const settled = writing.then(
-    (w) => w,
-    (e: unknown) => {
-      failed = true;
-      throw e;
-    },
-  );
+  const settled = writing.catch((e: unknown) => {
+    failed = true;
+    wake?.();
+    throw e;
+  });
   settled.catch(() => {});
   let n = 0;
   try {
@@ -228,12 +245,15 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
       hash.update(c);
       n += c.length;
       if (n > desc.size) throw invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`);
-      if (throttle.due(id)) progress(bytes('Downloading', id, n, desc.size));
+      onBytes(n, false);
       if (!failed && !feed.write(c))
         await new Promise<void>((resolve) => {
-          const done = () => resolve();
-          feed.once('drain', done);
-          settled.then(done, done);
+          wake = () => {
+            feed.removeListener('drain', wake!);
+            wake = undefined;
+            resolve();
+          };
+          feed.once('drain', wake);
         });
     }
   } catch (e) {
@@ -242,8 +262,7 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
     body.destroy();
     throw e;
   }
-  progress(bytes('Downloading', id, n, desc.size));
-  progress(action('Verifying Checksum', id));
+  onBytes(n, true);
   const got = `sha256:${hash.digest('hex')}`;
   if (got !== desc.digest || n !== desc.size) {
     const err = invalidParameter(`blob ${desc.digest} of ${repo.fullName} does not match its digest: the registry sent ${n} bytes with digest ${got}`);
@@ -252,9 +271,8 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
     throw err;
   }
   feed.end();
-  let w;
   try {
-    w = await settled;
+    return await settled;
   } catch (e) {
     const err = archiveError(e);
     if (err instanceof BerthError && /does not match its digest/.test(err.message))
@@ -262,9 +280,21 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
     if (err instanceof BerthError) throw invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err);
     throw err;
   }
-  if (w.created)
-    job.undo.push('delete pulled layer blob', async () => {
-      if (!store.isReferenced(diffId)) await store.blobs.delete(diffId);
-    });
-  progress(action('Download complete', id));
+}
+
+/** Join small chunks (zlib gives 16 KiB) into ~1 MiB writes: the store awaits each write, and
+ *  thousands of thread-pool round trips cost more than the copy. */
+async function* coalesce(src: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Buffer> {
+  let parts: Uint8Array[] = [];
+  let len = 0;
+  for await (const c of src) {
+    parts.push(c);
+    len += c.length;
+    if (len >= size) {
+      yield Buffer.concat(parts, len);
+      parts = [];
+      len = 0;
+    }
+  }
+  if (len) yield Buffer.concat(parts, len);
 }

@@ -182,6 +182,17 @@ describe('registry client', () => {
     expect((await rejection(b.client.login(b.reg.host, { username: 'bob', password: 'x' }))).message).toBe(`login to ${b.reg.host} failed: unauthorized: incorrect username or password`);
   });
 
+  it('pulls Docker Hub images through a mirror', async () => {
+    const reg = await new FakeRegistry().start();
+    const client = new RegistryClient({ insecure: [], mirrors: [`http://${'127.0.0.1'}:${reg.port}`], userAgent: 'berth-test' });
+    cleanups.push(() => reg.stop(), () => client.close());
+    const { digest } = seed(reg, 'library/busybox');
+    const repo = client.repository({ domain: 'docker.io', path: 'library/busybox' }, { actions: ['pull'] });
+    expect((await repo.manifest('1')).digest).toBe(digest);
+    expect(repo.endpoint).toMatchObject({ base: `http://127.0.0.1:${reg.port}`, mirror: true });
+    expect(reg.log.map((l) => l.url)).toEqual(['/v2/library/busybox/manifests/1']);
+  });
+
   it('cancels a request when its signal aborts', async () => {
     const { reg, client } = await registry();
     seed(reg);

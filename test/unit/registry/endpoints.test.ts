@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Endpoints, isLoopback, splitHostPort } from '../../../daemon/images/registry/endpoints.js';
 import { authKeyOf, registryOfServerAddress } from '../../../daemon/images/registry/client.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../../daemon/config.js';
+import { Daemon } from '../../../daemon/daemon.js';
+import { Engine } from '../../../daemon/engine/engine.js';
+import { EventBus } from '../../../daemon/events.js';
+import { FileStore } from '../../../daemon/state/store.js';
+import { RECORD_KINDS, type DaemonRecords } from '../../../daemon/state/records.js';
+import { silentLog } from '../../../drivers/log.js';
 
 describe('registry endpoints', () => {
   it('reaches Docker Hub through its mirrors first, then registry-1.docker.io, over HTTPS', () => {
@@ -59,5 +69,22 @@ describe('registry endpoints', () => {
     expect(() => registryOfServerAddress('not a host')).toThrow('invalid registry address');
     expect(authKeyOf('docker.io')).toBe('https://index.docker.io/v1/');
     expect(authKeyOf('localhost:5000')).toBe('localhost:5000');
+  });
+
+  it('berthd refuses to start with a bad --insecure-registry or --registry-mirror', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-unit-endpoints-'));
+    try {
+      const daemon = async (args: string[]) => {
+        const config = loadConfig(['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), ...args]) as Config;
+        const store = await FileStore.open<DaemonRecords>(join(dir, 'state'), RECORD_KINDS);
+        return new Daemon({ config, log: silentLog, store, engine: new Engine(silentLog), events: new EventBus(), id: 'unit' });
+      };
+      await expect(daemon(['--insecure-registry', 'http://reg:5000'])).rejects.toThrow("insecure registry http://reg:5000 should not contain '://'");
+      await expect(daemon(['--registry-mirror', 'http://mirror.example.com'])).rejects.toThrow('is plain HTTP');
+      const ok = await daemon(['--insecure-registry', '10.0.0.0/8', '--registry-mirror', 'https://mirror.example.com']);
+      await ok.images.prune({}); // its store is ready: nothing is made after the dir is gone
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -47,12 +47,17 @@ async function setup(opts: ConstructorParameters<typeof FakeRegistry>[0] = {}): 
   reg = await new FakeRegistry(opts).start();
 }
 
-beforeEach(() => setup());
-afterEach(async () => {
+/** The image service prepares its store in the background: wait for it (any call does) before
+ *  removing the dir, or it would be made again behind our back. */
+async function teardown(): Promise<void> {
+  await d.images.prune({}).catch(() => {});
   await app.close();
   await reg.stop();
   cleanup();
-});
+}
+
+beforeEach(() => setup());
+afterEach(teardown);
 
 interface Layer {
   blob: Buffer;
@@ -361,9 +366,7 @@ describe('routes', () => {
   });
 
   it('uses the X-Registry-Auth header for pull and push', async () => {
-    await app.close();
-    await reg.stop();
-    cleanup();
+    await teardown();
     await setup({ auth: { kind: 'basic', user: 'u', pass: 'p' } });
     const L = await layers();
     publish('x', '1', L);
@@ -381,9 +384,7 @@ describe('routes', () => {
   });
 
   it('POST /auth checks credentials with the registry', async () => {
-    await app.close();
-    await reg.stop();
-    cleanup();
+    await teardown();
     await setup({ auth: { kind: 'bearer', user: 'u', pass: 'p' } });
     const ok = await app.inject({ method: 'POST', url: '/v1.51/auth', payload: { username: 'u', password: 'p', serveraddress: reg.host } });
     expect(ok.statusCode).toBe(200);
