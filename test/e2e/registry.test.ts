@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, skipReason, uniquePrefix } from '../helpers/prefix.js';
 import { makeHost, type TestHost } from '../helpers/netns.js';
@@ -395,6 +396,20 @@ describe.skipIf(!isRoot || !hasRegistry)('pull and push with a real registry', (
     expect(r.stdout).toBe('docker pulled it\n');
     expect(r.stderr).toContain(`Unable to find image '${R}/drun:1' locally\n`);
     ok(await d.cli(['tag', `${R}/drun:1`, 'busybox:latest']));
+  });
+
+  it('dockerode: push and pull with followProgress', async () => {
+    const docker = new Docker({ socketPath: d.socket });
+    const follow = (stream: NodeJS.ReadableStream) =>
+      new Promise<{ status?: string; aux?: { Digest?: string } }[]>((res, rej) => docker.modem.followProgress(stream, (err: Error | null, out: never[]) => (err ? rej(err) : res(out))));
+    ok(await d.cli(['tag', 'busybox', `${R}/dockerode:1`]));
+    const pushed = await follow((await docker.getImage(`${R}/dockerode`).push({ tag: '1' })) as NodeJS.ReadableStream);
+    expect(pushed.find((m) => m.aux)?.aux?.Digest).toBe(bbDigest);
+    ok(await d.cli(['rmi', `${R}/dockerode:1`]));
+    const pulled = await follow(await docker.pull(`${R}/dockerode:1`));
+    expect(pulled.at(-1)?.status).toBe(`Status: Downloaded newer image for ${R}/dockerode:1`);
+    expect((await docker.getImage(`${R}/dockerode:1`).inspect()).Id).toBe(bbId);
+    await expect(docker.pull(`${R}/nope:1`)).rejects.toMatchObject({ statusCode: 404, message: expect.stringContaining(`manifest for ${R}/nope:1 not found`) });
   });
 
   it('Basic auth: berth login stores the credentials, push and pull use them, logout drops them', async () => {
