@@ -214,7 +214,12 @@ export class Repository {
       const counter = new HashCounter(onBytes);
       src.on('error', (e) => counter.destroy(e));
       src.pipe(counter);
-      const patch = await this.#send(ep, 'PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body: counter, noRetry: true });
+      const patch = await this.#send(ep, 'PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body: counter, noRetry: true }).catch((e: unknown) => {
+        // The request is gone: stop reading the layer.
+        src.destroy();
+        counter.destroy();
+        throw e;
+      });
       if (patch.status !== 202 && patch.status !== 204) throw await this.#error(patch, 'blob upload');
       patch.body.resume();
       if (patch.headers.location) location = new URL(patch.headers.location, patch.url);

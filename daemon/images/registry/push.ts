@@ -133,7 +133,11 @@ async function pushLayer(repo: Repository, store: PushStore, diffId: string, sou
   const gz = createGzip();
   src.on('error', (e) => gz.destroy(e));
   src.pipe(gz);
-  const { digest, size } = await repo.uploadStream(gz);
+  const { digest, size } = await repo.uploadStream(gz).catch((e: unknown) => {
+    src.destroy();
+    gz.destroy();
+    throw e;
+  });
   progress(bytes('Pushing', id, total, total));
   progress(action('Pushed', id));
   const desc = { mediaType: MEDIA.dockerLayerGzip, digest, size };
