@@ -58,15 +58,22 @@ export default defineCommand({
     let waiter: Waiter | undefined;
     let stopResize = () => {};
     try {
-      if (attach) {
-        const conn = await api.upgrade('POST', `/containers/${seg(id)}/attach`, {
-          query: {
-            stream: 1,
-            stdin: cfg.AttachStdin ? 1 : undefined,
-            stdout: cfg.AttachStdout ? 1 : undefined,
-            stderr: cfg.AttachStderr ? 1 : undefined,
-          },
-        });
+      // The attach and the wait go out together: both must be in place before the start.
+      const [conn, waited] = await Promise.all([
+        attach
+          ? api.upgrade('POST', `/containers/${seg(id)}/attach`, {
+              query: {
+                stream: 1,
+                stdin: cfg.AttachStdin ? 1 : undefined,
+                stdout: cfg.AttachStdout ? 1 : undefined,
+                stderr: cfg.AttachStderr ? 1 : undefined,
+              },
+            })
+          : undefined,
+        attach || a.rm ? waitExitOrRemoved(api, id, a.rm, io) : undefined,
+      ]);
+      waiter = waited;
+      if (conn) {
         if (cfg.Tty && cfg.AttachStdin && io.terminal) {
           io.terminal.setRaw(true);
           raw = true;
@@ -81,8 +88,6 @@ export default defineCommand({
           },
         );
       }
-      // -d without --rm has nothing to wait for; with --rm a failed start is waited out (removal).
-      if (attach || a.rm) waiter = await waitExitOrRemoved(api, id, a.rm, io);
       if (a.sigProxy && !cfg.Tty && attach)
         io.onInterrupt?.(() => void api.call('POST', `/containers/${seg(id)}/kill`, { query: { signal: 'SIGINT' } }).catch(() => {}));
 
