@@ -40,37 +40,6 @@ export async function forEachName(
   return code;
 }
 
-interface JsonMessage {
-  id?: string;
-  status?: string;
-  progress?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-}
-
-/** Show a pull's JSON progress stream the way docker does without a terminal: "id: status". */
-export async function showProgress(res: AsyncIterable<Buffer | string>, write: (s: string) => void): Promise<void> {
-  let buf = '';
-  const line = (l: string) => {
-    const t = l.trim();
-    if (!t) return;
-    const m = JSON.parse(t) as JsonMessage;
-    if (m.error || m.errorDetail?.message) throw new ApiError(500, m.errorDetail?.message ?? m.error ?? 'pull failed');
-    if (m.status === undefined) return;
-    write(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
-  };
-  for await (const chunk of res) {
-    buf += chunk.toString();
-    // concatenated JSON objects, usually one per line
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      line(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  }
-  line(buf);
-}
-
 /** POST /images/create?fromImage=…: the one place a run/create pulls (with the stored
  *  credentials; progress drawn on stderr as `berth pull` draws it). Loaded on demand. */
 export async function pullImage(api: Api, image: string, io: Io, quiet: boolean): Promise<void> {

@@ -4,6 +4,7 @@
 // otherwise plain "id: status" lines, without the byte-count updates. A message without progress
 // (a "Digest:" line) starts a new block. An error message ends the stream as an ApiError.
 import { ApiError } from '../../api.js';
+import { humanSize } from '../container/render.js';
 
 export interface Message {
   status?: string;
@@ -24,19 +25,7 @@ export interface RenderOptions {
   columns?: number;
 }
 
-/** docker's units.HumanSize: decimal units, 4 significant digits. */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}
-
-/** docker's JSONProgress.String() for a terminal `columns` wide. */
+/** docker's JSONProgress.String() for a terminal `columns` wide (the daemon draws at 200). */
 export function progressText(d: { current?: number; total?: number }, columns: number): string {
   const cur = d.current ?? 0;
   const total = d.total ?? 0;

@@ -2,7 +2,9 @@
 // kinds, as dockerd sends them: a message ({status, id?}: "latest: Pulling from x", "Digest: …")
 // and a per-blob update ({status, id, progressDetail: {current?, total?}, progress?}: "Pulling fs
 // layer", "Downloading [==>  ] 1.2MB/3.4MB"); clients keep one line per id for updates only.
-// Errors are {errorDetail: {message}, error}. Byte-count updates are throttled per id. Pure.
+// Errors are {errorDetail: {message}, error}. Byte-count updates are throttled per id. Pure; the
+// bar is drawn by the CLI's own function (client/commands/image/progress.ts), so both agree.
+import { progressText } from '../../../client/commands/image/progress.js';
 
 export interface JsonMessage {
   status?: string;
@@ -40,26 +42,9 @@ export function shortId(digest: string): string {
   return digest.replace(/^sha256:/, '').slice(0, 12);
 }
 
-/** docker's units.HumanSize: decimal units, 4 significant digits ("2.217MB", "527B"). */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}
-
-/** docker's JSONProgress.String() at the daemon's width: "[=====>      ]  1.2MB/3.4MB". */
+/** docker's JSONProgress.String() as dockerd sends it (200 columns wide): the CLI's drawing. */
 export function bar(current: number, total: number): string {
-  if (current <= 0 && total <= 0) return '';
-  if (total <= 0) return humanSize(current).padStart(8);
-  const pct = Math.min(50, Math.floor((Math.floor((current / total) * 100)) / 2));
-  const box = `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] `;
-  const numbers = current > total ? '' : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
-  return box + numbers;
+  return progressText({ current, total }, 200);
 }
 
 /** Lets through one byte-count update per id per `ms` (the first and a forced one always). */
