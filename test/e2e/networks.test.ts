@@ -2,7 +2,8 @@
 // and docker CLIs, real containers (runc, busybox). Network create options and errors, --ip,
 // isolation and published ports by traffic, connect/disconnect of a running container (an
 // interface more or less, without a restart; the default route and the published ports follow
-// Docker's order), network rm refused while a container is attached.
+// Docker's order), network rm refused while a container is attached, the embedded DNS, IPv6,
+// berth system check and the flush watcher. The whole suite runs once per firewall backend.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, skipReason, uniquePrefix } from '../helpers/prefix.js';
 import { makeHost, type TestHost } from '../helpers/netns.js';
@@ -21,7 +22,8 @@ interface BerthEndpoint {
   ports: { hostIp: string; hostPort: number }[];
 }
 
-describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
+for (const backend of ['iptables', 'nftables'] as const)
+describe.skipIf(!isRoot)(`networks end to end (--firewall-backend ${backend}) ${skipReason}`, () => {
   let host: TestHost;
   let peer: Awaited<ReturnType<TestHost['addPeer']>>;
   let d: TestDaemon;
@@ -53,7 +55,7 @@ describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
   beforeAll(async () => {
     host = await makeHost(prefix);
     peer = await host.addPeer('peer', 8);
-    d = await startTestDaemon({ netns: host.name, namePrefix: prefix, args: ['--bridge', `${prefix}b0`] });
+    d = await startTestDaemon({ netns: host.name, namePrefix: prefix, args: ['--bridge', `${prefix}b0`, '--firewall-backend', backend] });
     const r = await d.cli(['import', await busyboxTar(testDir('img')), 'busybox:latest']);
     expect(r.code, r.stderr).toBe(0);
   });
@@ -221,14 +223,24 @@ describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
   it("an administrator's flush of berth's chains is repaired within a second; system check then finds nothing", async () => {
     await ok(['run', '-d', '--name', 'fl', '-p', '8095:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
     expect(await curl(`http://${peer.hostIp}:8095/`)).toBe('hello from berth\n');
-    const save = async () => (await host.exec(['iptables-save'])).stdout;
-    const wanted = (await save()).split('\n').filter((l) => /^-A BERTH(-FORWARD)? /.test(l)).sort();
+    // berth's objects as the kernel shows them, and an administrator's flush of them
+    const objects = async () =>
+      backend === 'iptables'
+        ? (await host.exec(['iptables-save'])).stdout.split('\n').filter((l) => /^-A BERTH(-FORWARD)? /.test(l)).sort()
+        : (await host.exec(['nft', 'list', 'table', 'inet', prefix])).stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+    const wanted = await objects();
     const t0 = Date.now();
-    expect((await host.exec(['iptables', '-t', 'nat', '-F', 'BERTH'])).code).toBe(0);
-    expect((await host.exec(['iptables', '-F', 'BERTH-FORWARD'])).code).toBe(0);
+    if (backend === 'iptables') {
+      expect((await host.exec(['iptables', '-t', 'nat', '-F', 'BERTH'])).code).toBe(0);
+      expect((await host.exec(['iptables', '-F', 'BERTH-FORWARD'])).code).toBe(0);
+    } else {
+      for (const c of ['ports', 'forward']) expect((await host.exec(['nft', 'flush', 'chain', 'inet', prefix, c])).code).toBe(0);
+      expect((await host.exec(['nft', 'delete', 'element', 'inet', prefix, 'ports4', '{ tcp . 8095 }'])).code).toBe(0);
+    }
+    expect(await objects()).not.toEqual(wanted);
     let back = -1;
     while (Date.now() - t0 < 3000) {
-      const now = (await save()).split('\n').filter((l) => /^-A BERTH(-FORWARD)? /.test(l)).sort();
+      const now = await objects();
       if (now.join('\n') === wanted.join('\n')) {
         back = Date.now() - t0;
         break;
@@ -237,7 +249,7 @@ describe.skipIf(!isRoot)(`networks end to end ${skipReason}`, () => {
     }
     expect(back).toBeGreaterThanOrEqual(0);
     expect(back).toBeLessThan(1000);
-    console.log(`flushed chains repaired in ${back} ms`);
+    console.log(`${backend}: flushed chains repaired in ${back} ms`);
     expect(await curl(`http://${peer.hostIp}:8095/`)).toBe('hello from berth\n');
     const r = await d.cli(['system', 'check']);
     expect(r.stdout, r.stderr).toBe('no drift: the kernel matches the records\n');

@@ -22,6 +22,7 @@
 //   {id, cmd: 'exit'}                 → shut down and exit
 // Answers: {id, ok: true, result} or {id, ok: false, error: {code, message}}.
 // Flags: --prefix P --state DIR --bridge NAME [--icc true|false] [--pool N] [--bip CIDR] [--fixed-cidr CIDR]
+//        [--firewall iptables|nftables]
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -37,6 +38,7 @@ const { silentLog } = await dist('drivers/log.js');
 const { builtinDrivers } = await dist('drivers/registry.js');
 const { makeBridgeDriver } = await dist('drivers/network/bridge/index.js');
 const { iptablesBackend } = await dist('drivers/network/firewall/iptables.js');
+const { nftablesBackend } = await dist('drivers/network/firewall/nftables.js');
 
 function flags(argv) {
   const out = {};
@@ -71,13 +73,17 @@ const config = {
   ipForward: true,
   runtime: 'runc',
   storageDriver: 'vfs',
+  firewallBackend: f.firewall === 'nftables' ? 'nftables' : 'iptables',
 };
 
 /** One "daemon": engine + drivers over the shared store. */
 async function boot() {
   const engine = new Engine(errLog);
   const sys = realSys({ onExec: (argv) => engine.recordExec(argv) });
-  const fw = iptablesBackend({ iptables: sys.iptables, ours: (c) => names.ruleOwner(c) !== undefined, log: errLog });
+  const fw =
+    config.firewallBackend === 'nftables'
+      ? nftablesBackend({ nft: sys.nft, table: f.prefix, log: errLog })
+      : iptablesBackend({ iptables: sys.iptables, ours: (c) => names.ruleOwner(c) !== undefined, log: errLog });
   const drivers = [];
   for (const [key, load] of Object.entries(builtinDrivers)) {
     if (!key.startsWith('network/')) continue;

@@ -30,6 +30,8 @@ export interface DriverHostOptions {
   pool?: number;
   bip?: string;
   fixedCidr?: string;
+  /** The firewall backend (default iptables). */
+  firewall?: 'iptables' | 'nftables';
 }
 
 export interface DriverHost {
@@ -82,6 +84,7 @@ export async function startDriverHost(o: DriverHostOptions): Promise<DriverHost>
     String(o.pool ?? 2),
     ...(o.bip ? ['--bip', o.bip] : []),
     ...(o.fixedCidr ? ['--fixed-cidr', o.fixedCidr] : []),
+    ...(o.firewall ? ['--firewall', o.firewall] : []),
   ];
   const proc: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   registerPid(proc.pid!);

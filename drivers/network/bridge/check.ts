@@ -105,7 +105,7 @@ export function bridgeCheck(b: BridgeInternals, side: Side) {
     const fwr = await fw.sync(b.fwState(), { scope, dryRun: !opts.repair });
     const tagOwner = new Map(b.myEndpoints().map((e) => [ctx.names.ruleTag(e.id), e]));
     const ruleItem = (line: string, state: DriftItem['state']): DriftItem => {
-      const owner = [...tagOwner].find(([t]) => line.includes(`"${t}"`) || line.includes(` ${t}`))?.[1];
+      const owner = [...tagOwner].find(([t]) => line.includes(t))?.[1];
       return { kind: 'rule', state, what: line, ...(owner ? about(owner) : {}), ...(opts.repair ? { repaired: true } : {}) };
     };
     items.push(...fwr.missing.map((l) => ruleItem(l, 'missing')), ...fwr.extra.map((l) => ruleItem(l, 'extra')), ...fwr.reordered.map((l) => ruleItem(`${l} (out of order)`, 'wrong')));

@@ -16,6 +16,7 @@ import { Ipam6, parseAddr6 } from '../ipam/v6.js';
 import { PortAllocator, parsePortRange } from '../ports/allocator.js';
 import type { FirewallBackend, FwEndpoint, FwNetwork, FwState } from '../firewall/backend.js';
 import { iptablesBackend } from '../firewall/iptables.js';
+import { nftablesBackend } from '../firewall/nftables.js';
 import { configLines, ifname, macAddr, routeLines, sandboxLines } from './plan.js';
 import { SandboxPool, type Sandbox } from './pool.js';
 import { OPT, createOptions, fwNetwork, netView, type NetView } from './options.js';
@@ -75,17 +76,22 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
   const inflight = new Set<string>();
   // The watcher hears every ruleset change; berth's own writes go through watcher.own() so that it
   // can tell them apart. Its repair is a sync that leaves endpoints being changed alone.
+  const useNft = config.firewallBackend === 'nftables';
   const watcher = opts.watch
     ? new FlushWatcher({
         nft: sys.nft,
         log,
-        tables: ['ip nat', 'ip filter', 'ip6 nat', 'ip6 filter'],
+        tables: useNft ? [`inet ${names.prefix}`] : ['ip nat', 'ip filter', 'ip6 nat', 'ip6 filter'],
         repair: () => fw.sync(fwState(), { scope: (t) => !inflight.has(t) }),
       })
     : undefined;
   const iptables = watcher ? { restore: (t: string, f?: 4 | 6) => watcher.own(() => sys.iptables.restore(t, f)), save: sys.iptables.save.bind(sys.iptables) } : sys.iptables;
+  const nft = watcher ? { ...sys.nft, apply: (script: string) => watcher.own(() => sys.nft.apply(script)), listJson: sys.nft.listJson.bind(sys.nft), monitor: sys.nft.monitor.bind(sys.nft) } : sys.nft;
   const fw: FirewallBackend =
-    opts.firewall ?? iptablesBackend({ iptables, ours: (c) => names.ruleOwner(c) !== undefined, log, removeDelayMs: opts.removeDelayMs });
+    opts.firewall ??
+    (useNft
+      ? nftablesBackend({ nft, table: names.prefix, log, removeDelayMs: opts.removeDelayMs })
+      : iptablesBackend({ iptables, ours: (c) => names.ruleOwner(c) !== undefined, log, removeDelayMs: opts.removeDelayMs }));
   const ports = new PortAllocator(sys.ports, async () => parsePortRange(await sys.sysctl.get('net.ipv4.ip_local_port_range')));
   const nets = new Map<string, Net>();
   const globalTag = names.ruleTag(GLOBAL_OWNER);

@@ -16,7 +16,8 @@ import type { Endpoint, NetworkRecord } from '../../../drivers/types.js';
 
 const nsOf = (ep: Endpoint) => (ep.netns as { name: string }).name;
 
-describe.skipIf(!isRoot)(`drift: system check and repair on the kernel ${skipReason}`, () => {
+for (const backend of ['iptables', 'nftables'] as const)
+describe.skipIf(!isRoot)(`drift: system check and repair on the kernel (${backend}) ${skipReason}`, () => {
   const prefix = uniquePrefix();
   let host: TestHost;
   let peer: Awaited<ReturnType<TestHost['addPeer']>>;
@@ -36,7 +37,7 @@ describe.skipIf(!isRoot)(`drift: system check and repair on the kernel ${skipRea
     peer = await host.addPeer('peer', 5);
     www = mkdtempSync(join(tmpdir(), `berth-test-${prefix}-www-`));
     writeFileSync(join(www, 'index.html'), 'drift\n');
-    dh = await startDriverHost({ netns: host.name, prefix, bridge: `${prefix}b0`, pool: 0 });
+    dh = await startDriverHost({ netns: host.name, prefix, bridge: `${prefix}b0`, pool: 0, firewall: backend });
     await dh.init();
     net = await dh.create({ name: 'd', driver: 'bridge' });
     web = (await dh.start(net, { name: 'web', requests: [{ containerPort: 80, proto: 'tcp', hostIp: '', hostPort: 8087, hostPortEnd: 8087 }] })).endpoint;
@@ -61,9 +62,16 @@ describe.skipIf(!isRoot)(`drift: system check and repair on the kernel ${skipRea
   });
 
   it('a rule and a veth deleted by hand: exactly those two; --repair puts them back; traffic flows again', async () => {
-    const dnat = (await inHost(['iptables-save', '-t', 'nat'])).split('\n').find((l) => l.startsWith('-A BERTH ') && l.includes('--dport 8087'))!;
-    expect(dnat).toBeDefined();
-    await inHost(['iptables', '-t', 'nat', ...dnat.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"(.*)"$/, '$1'))]);
+    // the DNAT of the published port: an iptables rule, or the nftables map element
+    let gone: string;
+    if (backend === 'iptables') {
+      const dnat = (await inHost(['iptables-save', '-t', 'nat'])).split('\n').find((l) => l.startsWith('-A BERTH ') && l.includes('--dport 8087'))!;
+      await inHost(['iptables', '-t', 'nat', ...dnat.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"(.*)"$/, '$1'))]);
+      gone = `ip nat ${dnat}`;
+    } else {
+      await inHost(['nft', 'delete', 'element', 'inet', prefix, 'ports4', '{ tcp . 8087 }']);
+      gone = `inet ${prefix} map ports4 element tcp . 8087 : ${web.ipv4!.split('/')[0]} . 80 (${prefix}:${web.id.slice(0, 12)})`;
+    }
     await inHost(['ip', 'link', 'del', web.hostIfName!]);
     expect(await get(`http://${peer.hostIp}:8087/`)).toBe('');
     const drift = await dh.check(false);
@@ -72,9 +80,9 @@ describe.skipIf(!isRoot)(`drift: system check and repair on the kernel ${skipRea
       ['rule', 'missing'],
     ]);
     expect(drift[0]!.what).toContain(web.hostIfName!);
-    expect(drift[1]!.what).toBe(`ip nat ${dnat}`);
+    expect(drift[1]!.what).toBe(gone);
     expect(drift.every((d) => d.endpoint === web.id && d.container === 'web')).toBe(true);
-    expect((await inHost(['iptables-save', '-t', 'nat'])).includes(dnat)).toBe(false); // a check changes nothing
+    expect((await dh.check(false)).length).toBe(2); // a check changes nothing
     const fixed = await dh.check(true);
     expect(fixed.map((d) => [d.kind, d.repaired, d.error])).toEqual([
       ['link', true, undefined],
@@ -88,12 +96,20 @@ describe.skipIf(!isRoot)(`drift: system check and repair on the kernel ${skipRea
 
   it("berth's leftovers no record wants are extra, and removed by --repair; others' are not touched", async () => {
     await must(['ip', 'netns', 'add', `${prefix}-0123456789ab`]);
-    await inHost(['iptables', '-t', 'nat', '-A', 'BERTH', '-p', 'tcp', '--dport', '9999', '-m', 'comment', '--comment', `${prefix}:dddddddddddd`, '-j', 'DNAT', '--to-destination', '172.17.0.99:80']);
-    await inHost(['iptables', '-t', 'nat', '-A', 'BERTH', '-p', 'tcp', '--dport', '9998', '-j', 'DNAT', '--to-destination', '172.17.0.98:80']);
+    if (backend === 'iptables') {
+      await inHost(['iptables', '-t', 'nat', '-A', 'BERTH', '-p', 'tcp', '--dport', '9999', '-m', 'comment', '--comment', `${prefix}:dddddddddddd`, '-j', 'DNAT', '--to-destination', '172.17.0.99:80']);
+      await inHost(['iptables', '-t', 'nat', '-A', 'BERTH', '-p', 'tcp', '--dport', '9998', '-j', 'DNAT', '--to-destination', '172.17.0.98:80']);
+    } else {
+      await inHost(['nft', 'add', 'element', 'inet', prefix, 'ports4', '{ tcp . 9999 : 172.17.0.99 . 80 }']);
+      await inHost(['nft', 'add', 'table', 'inet', 'other']);
+      await inHost(['nft', 'add', 'chain', 'inet', 'other', 'c']);
+      await inHost(['nft', 'add', 'rule', 'inet', 'other', 'c', 'tcp', 'dport', '9998', 'accept']);
+    }
     const drift = await dh.check(false);
     expect(drift.map((d) => `${d.kind} ${d.state}`).sort()).toEqual(['netns extra', 'rule extra']);
     expect((await dh.check(true)).every((d) => d.repaired)).toBe(true);
     expect(await dh.check(false)).toEqual([]);
-    expect(await inHost(['iptables-save', '-t', 'nat'])).toContain('--dport 9998'); // not berth's
+    const others = backend === 'iptables' ? await inHost(['iptables-save', '-t', 'nat']) : await inHost(['nft', 'list', 'table', 'inet', 'other']);
+    expect(others).toContain('9998'); // not berth's
   });
 });

@@ -16,7 +16,8 @@ import type { Endpoint, NetworkRecord } from '../../../drivers/types.js';
 
 const nsOf = (ep: Endpoint) => (ep.netns as { name: string }).name;
 
-describe.skipIf(!isRoot)(`dual-stack networks on the kernel ${skipReason}`, () => {
+for (const backend of ['iptables', 'nftables'] as const)
+describe.skipIf(!isRoot)(`dual-stack networks on the kernel (${backend}) ${skipReason}`, () => {
   const prefix = uniquePrefix();
   let host: TestHost;
   let peer: Awaited<ReturnType<TestHost['addPeer']>>;
@@ -33,7 +34,11 @@ describe.skipIf(!isRoot)(`dual-stack networks on the kernel ${skipReason}`, () =
     const r = await inNetns(ns, ['curl', '-s', ...(six ? ['-6'] : []), '-g', '--noproxy', '*', '-m', '2', url]);
     return r.code === 0 ? r.stdout : '';
   };
-  const save6 = async () => must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'ip6tables-save']);
+  /** berth's IPv6 firewall objects of an endpoint as the kernel shows them. */
+  const objects6 = async (ep: Endpoint) =>
+    backend === 'iptables'
+      ? (await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'ip6tables-save'])).split('\n').filter((l) => l.includes(`"${prefix}:${ep.id.slice(0, 12)}"`))
+      : (await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'nft', 'list', 'table', 'inet', prefix])).split(/[\n,]/).filter((l) => l.includes(ep.ipv6!.split('/')[0]!));
 
   beforeAll(async () => {
     host = await makeHost(prefix);
@@ -43,10 +48,10 @@ describe.skipIf(!isRoot)(`dual-stack networks on the kernel ${skipReason}`, () =
     await must(['ip', '-n', host.name, 'addr', 'add', `${HOST6}/64`, 'dev', hv, 'nodad']);
     await must(['ip', '-n', peer.name, 'addr', 'add', `${PEER6}/64`, 'dev', 'eth0', 'nodad']);
     await must(['ip', '-n', peer.name, '-6', 'route', 'add', 'default', 'via', HOST6]);
-    await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'ip6tables', '-P', 'FORWARD', 'DROP']);
+    if (backend === 'iptables') await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'ip6tables', '-P', 'FORWARD', 'DROP']);
     www = mkdtempSync(join(tmpdir(), `berth-test-${prefix}-www-`));
     writeFileSync(join(www, 'index.html'), 'six\n');
-    dh = await startDriverHost({ netns: host.name, prefix, bridge: `${prefix}b0`, pool: 0 });
+    dh = await startDriverHost({ netns: host.name, prefix, bridge: `${prefix}b0`, pool: 0, firewall: backend });
     await dh.init();
     net = await dh.create({ name: 'v6', driver: 'bridge', ipv6: true, ipam: [{ subnet: 'fd00:77::/64' }] });
     web = (await dh.start(net, { name: 'web', requests: [{ containerPort: 80, proto: 'tcp', hostIp: '', hostPort: 8086, hostPortEnd: 8086 }] })).endpoint;
@@ -97,14 +102,14 @@ describe.skipIf(!isRoot)(`dual-stack networks on the kernel ${skipReason}`, () =
     expect(ss.some((l) => /\s0\.0\.0\.0:8086\s/.test(l))).toBe(true);
   });
 
-  it("ip6tables-save shows exactly berth's rules (a restore re-makes nothing); release leaves none", async () => {
+  it("the kernel shows exactly berth's IPv6 objects (a restore re-makes nothing); release leaves none", async () => {
     const r = await dh.restore();
     expect(r.bridge!.recreated.filter((x) => x.startsWith('rule'))).toEqual([]);
     expect(r.bridge!.removed.filter((x) => x.startsWith('rule'))).toEqual([]);
-    const tag = `"${prefix}:${web.id.slice(0, 12)}"`;
-    expect((await save6()).split('\n').filter((l) => l.includes(tag))).toHaveLength(3);
+    // iptables: DNAT, hairpin, accept; nftables: the ports6 element and the hairpin6 element
+    expect(await objects6(web)).toHaveLength(backend === 'iptables' ? 3 : 2);
     await dh.stop(net, web);
     await dh.settle();
-    expect((await save6()).split('\n').filter((l) => l.includes(tag))).toEqual([]);
+    expect(await objects6(web)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
 // second interface in one netns with the default route moved by set_gateway. The drivers run in a
 // driver host inside a throwaway netns playing the host (FORWARD policy DROP, as on a host with
 // Docker); a busybox httpd in a netns stands in for each container; a peer netns plays another
-// machine on the outside.
+// machine on the outside. Both firewall backends run the same suite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,8 @@ import type { Endpoint, NetworkRecord } from '../../../drivers/types.js';
 const nsOf = (ep: Endpoint) => (ep.netns as { name: string }).name;
 const ipOf = (ep: Endpoint) => ep.ipv4!.split('/')[0]!;
 
-describe.skipIf(!isRoot)(`user-defined bridges on the kernel ${skipReason}`, () => {
+for (const backend of ['iptables', 'nftables'] as const)
+describe.skipIf(!isRoot)(`user-defined bridges on the kernel (${backend}) ${skipReason}`, () => {
   const prefix = uniquePrefix();
   let host: TestHost;
   let peer: Awaited<ReturnType<TestHost['addPeer']>>;
@@ -45,15 +46,19 @@ describe.skipIf(!isRoot)(`user-defined bridges on the kernel ${skipReason}`, () 
     const r = await inNetns(ns, ['curl', '-s', '--noproxy', '*', '-m', '1', url]);
     return r.code === 0 ? r.stdout : '';
   };
-  const save = async () => must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'iptables-save']);
+  /** berth's firewall as the kernel shows it (iptables-save, or nft's listing of berth's table). */
+  const save = async () =>
+    must(['nsenter', `--net=/run/netns/${host.name}`, '--', ...(backend === 'iptables' ? ['iptables-save'] : ['nft', 'list', 'table', 'inet', prefix])]);
 
   beforeAll(async () => {
     host = await makeHost(prefix);
     peer = await host.addPeer('peer', 3);
-    await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'iptables', '-P', 'FORWARD', 'DROP']);
+    // As on a host with Docker (iptables only: with nftables, berth's accepts cannot override
+    // another table's drop, and its own drops are what is tested).
+    if (backend === 'iptables') await must(['nsenter', `--net=/run/netns/${host.name}`, '--', 'iptables', '-P', 'FORWARD', 'DROP']);
     www = mkdtempSync(join(tmpdir(), `berth-test-${prefix}-www-`));
     writeFileSync(join(www, 'index.html'), 'hello\n');
-    dh = await startDriverHost({ netns: host.name, prefix, bridge: `${prefix}b0`, pool: 0 });
+    dh = await startDriverHost({ netns: host.name, prefix, bridge: `${prefix}b0`, pool: 0, firewall: backend });
     await dh.init();
     nets.a = await dh.create({ name: 'a', driver: 'bridge' });
     nets.b = await dh.create({ name: 'b', driver: 'bridge', options: { 'com.docker.network.bridge.name': `${prefix}-b` } });
@@ -114,10 +119,10 @@ describe.skipIf(!isRoot)(`user-defined bridges on the kernel ${skipReason}`, () 
     const route = await inNetns(i1, ['ip', 'route', 'show', 'default']);
     expect(route.stdout.trim()).toBe('');
     expect(await get(nsOf(eps.a1!), `http://${ipOf(eps.i1!)}/`)).toBe('');
-    expect((await save()).split('\n').some((l) => l.includes('-s 10.77.0.0/24') && l.includes('MASQUERADE'))).toBe(false);
+    expect(await save()).not.toContain('10.77.0.0/24'); // no masquerade: the only rule that would name the subnet
   });
 
-  it("iptables-save shows exactly berth's rules: a restore finds nothing to add, remove or re-make", async () => {
+  it("the kernel shows exactly berth's rules: a restore finds nothing to add, remove or re-make", async () => {
     const r = await dh.restore();
     expect(r.bridge!.recreated.filter((x) => x.startsWith('rule'))).toEqual([]);
     expect(r.bridge!.removed.filter((x) => x.startsWith('rule'))).toEqual([]);

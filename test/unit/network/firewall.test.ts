@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { CHAINS, globalRules, linkRules, networkRules, portRules } from '../../../drivers/network/firewall/plan.js';
 import { canonical, parseSave, renderRestore } from '../../../drivers/network/firewall/render-iptables.js';
 import { iptablesBackend, ruleEngine } from '../../../drivers/network/firewall/iptables.js';
-import { FakeIptables } from '../../../drivers/sys/fakes/index.js';
+import { FakeIptables, FakeNft } from '../../../drivers/sys/fakes/index.js';
+import { nftablesBackend } from '../../../drivers/network/firewall/nftables.js';
 import { silentLog } from '../../../drivers/log.js';
 import { firewallContract } from './firewall-contract.js';
 
@@ -174,5 +175,50 @@ describe('iptables backend: the firewall contract', () => {
       },
       transactions: () => ipt.restores.length + ipt.restores6.length,
     };
+  });
+});
+
+describe('nftables backend: the firewall contract', () => {
+  firewallContract(() => {
+    const nft = new FakeNft();
+    const fw = nftablesBackend({ nft, table: 'bt', log: silentLog, removeDelayMs: 10_000 });
+    return {
+      fw,
+      dump: async () => nft.dump('bt'),
+      async tamperPort(port) {
+        const key = [...nft.tables.get('bt')!.sets.get('ports4')!.elements.keys()].find((k) => k.endsWith(` . ${port}`))!;
+        nft.tamper('bt', { deleteElement: { set: 'ports4', key } });
+      },
+      async flushAll() {
+        for (const c of ['prerouting', 'output', 'postrouting', 'forward', 'ports']) nft.tamper('bt', { flushChain: c });
+      },
+      transactions: () => nft.applied.length,
+    };
+  });
+});
+
+describe('nftables rendering', () => {
+  it('a published port is one map element; a container change is one transaction of elements only', async () => {
+    const nft = new FakeNft();
+    const fw = nftablesBackend({ nft, table: 'bt', log: silentLog });
+    const n = { id: 'a'.repeat(64), tag: 'bt:aaaaaaaaaaaa', bridge: 'bt0', subnet4: '172.17.0.0/16', icc: true, masquerade: true, internal: false };
+    await fw.sync({ globalTag: G.replace('berth', 'bt'), networks: [n], endpoints: [] });
+    const rules = nft.dump('bt').filter((l) => l.startsWith('rule')).length;
+    const before = nft.applied.length;
+    const ep = { id: 'b'.repeat(64), tag: 'bt:bbbbbbbbbbbb', networkId: n.id, ipv4: '172.17.0.2/16', ports: ports.map((p) => ({ ...p })), links: [] };
+    await fw.addEndpoint(n, ep);
+    expect(nft.applied.length).toBe(before + 1);
+    expect(nft.applied.at(-1)).toBe(
+      [
+        'add element inet bt ports4 { tcp . 8080 : 172.17.0.2 . 80 }',
+        'add element inet bt hairpin4 { 172.17.0.2 . 172.17.0.2 . tcp . 80 }',
+        'add element inet bt ports4a { 127.0.0.1 . tcp . 8081 : 172.17.0.2 . 80 }',
+        'add element inet bt ports4 { udp . 5353 : 172.17.0.2 . 53 }',
+        'add element inet bt hairpin4 { 172.17.0.2 . 172.17.0.2 . udp . 53 }',
+        '',
+      ].join('\n'),
+    );
+    expect(nft.dump('bt').filter((l) => l.startsWith('rule')).length).toBe(rules); // no rule per port
+    golden('nft-ruleset.txt', nft.applied[0]!);
   });
 });
