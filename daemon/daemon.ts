@@ -106,8 +106,10 @@ export class Daemon {
       Architecture: goArch(process.arch) === 'amd64' ? 'x86_64' : process.arch,
       IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: {
-        InsecureRegistryCIDRs: ['127.0.0.0/8'],
-        IndexConfigs: {},
+        InsecureRegistryCIDRs: ['127.0.0.0/8', ...c.insecureRegistries.filter((r) => r.includes('/'))],
+        IndexConfigs: Object.fromEntries(
+          c.insecureRegistries.filter((r) => !r.includes('/')).map((r) => [r, { Name: r, Mirrors: [], Secure: false, Official: false }]),
+        ),
         Mirrors: c.registryMirrors,
       },
       NCPU: os.cpus().length,

@@ -92,6 +92,11 @@ export class ImageService {
     this.#ready.catch((err: unknown) => d.log.error({ err }, 'image store: cannot prepare the content store'));
   }
 
+  /** Settles once the content store is prepared (it is made in the background at construction). */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
   get driver(): string {
     return this.#d.config.storageDriver;
   }

@@ -16,5 +16,7 @@ export async function unitDaemon(args: string[] = []): Promise<{ d: Daemon; dir:
   const config = loadConfig(['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), ...args]) as Config;
   const store = await FileStore.open<DaemonRecords>(join(dir, 'data', 'state'), RECORD_KINDS);
   const d = new Daemon({ config, log: silentLog, store, engine: new Engine(silentLog), events: new EventBus(), id: 'unit-test' });
+  // The image store is made in the background: let it be, so that cleanup() removes it for good.
+  await d.images.ready().catch(() => {});
   return { d, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
