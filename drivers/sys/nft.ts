@@ -32,19 +32,22 @@ export function realNft(exec: Exec, bin = 'nft'): Nft {
       return JSON.parse(await exec.run([bin, '-j', 'list', ...what])) as T;
     },
     monitor(onLine, onExit) {
-      return new Promise((resolve, reject) => {
-        const child = spawn(bin, ['monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
-        child.once('error', reject);
-        child.once('spawn', () => {
-          child.removeListener('error', reject);
-          child.on('error', () => {});
-          createInterface({ input: child.stdout! }).on('line', onLine);
-          child.once('exit', (code) => onExit(code));
-          child.unref();
-          (child.stdout as unknown as { unref?: () => void }).unref?.();
-          resolve({ stop: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGTERM')) });
+      const start = (argv: string[]) =>
+        new Promise<NftMonitor>((resolve, reject) => {
+          const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+          child.once('error', reject);
+          child.once('spawn', () => {
+            child.removeListener('error', reject);
+            child.on('error', () => {});
+            createInterface({ input: child.stdout! }).on('line', onLine);
+            child.once('exit', (code) => onExit(code));
+            child.unref();
+            (child.stdout as unknown as { unref?: () => void }).unref?.();
+            resolve({ stop: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGTERM')) });
+          });
         });
-      });
+      // setpriv --pdeathsig: the monitor ends with berthd even when berthd is killed (-9).
+      return start(['setpriv', '--pdeathsig', 'TERM', '--', bin, 'monitor']).catch(() => start([bin, 'monitor']));
     },
   };
 }

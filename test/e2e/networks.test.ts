@@ -290,3 +290,21 @@ describe.skipIf(!isRoot)(`networks end to end (--firewall-backend ${backend}) ${
     expect(nrm.code, nrm.stderr).toBe(0);
   });
 });
+
+describe.skipIf(!isRoot)(`berthd --default-address-pool ${skipReason}`, () => {
+  let host: TestHost;
+  let d: TestDaemon;
+  const prefix = uniquePrefix();
+  afterAll(async () => {
+    await d?.cleanup();
+    await host?.destroy();
+  });
+  it('the default bridge and new networks take their subnets from the pool', async () => {
+    host = await makeHost(prefix);
+    d = await startTestDaemon({ netns: host.name, namePrefix: prefix, args: ['--bridge', `${prefix}b0`, '--default-address-pool', 'base=10.123.0.0/16,size=24'] });
+    const sub = async (n: string) => JSON.parse((await d.cli(['network', 'inspect', n])).stdout)[0].IPAM.Config[0].Subnet;
+    expect(await sub('bridge')).toBe('10.123.0.0/24');
+    expect((await d.cli(['network', 'create', 'p1'])).code).toBe(0);
+    expect(await sub('p1')).toBe('10.123.1.0/24');
+  });
+});
