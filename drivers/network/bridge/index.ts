@@ -12,7 +12,7 @@ import { safeId } from '../../names.js';
 import type { Endpoint, LinkRecord, NetworkRecord, PortBinding } from '../../types.js';
 import { Ipam, macFromIp } from '../ipam/allocator.js';
 import { parseAddr } from '../ipam/pool.js';
-import { Ipam6, parseAddr6 } from '../ipam/v6.js';
+import { Ipam6, fmtAddr6, parseAddr6 } from '../ipam/v6.js';
 import { PortAllocator, parsePortRange } from '../ports/allocator.js';
 import type { FirewallBackend, FwEndpoint, FwNetwork, FwState } from '../firewall/backend.js';
 import { iptablesBackend } from '../firewall/iptables.js';
@@ -254,8 +254,8 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
           if (n.ipam6) {
             const i6 = n.ipam6;
             if (request.ipv6 !== undefined) {
-              i6.reserve(request.ipv6);
-              ip6 = request.ipv6;
+              ip6 = fmtAddr6(parseAddr6(request.ipv6)); // recorded in the form the kernel prints
+              i6.reserve(ip6);
             } else ip6 = i6.allocate();
             const got = ip6;
             job.undo.push(`release ${got}`, () => i6.release(got));
