@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const BERTHD = join(ROOT, 'dist/daemon/main.js');
-export const BERTH = join(ROOT, 'dist/client/main.js');
+export const BERTHD = join(ROOT, 'dist/bin/berthd.mjs');
+export const BERTH = join(ROOT, 'dist/bin/berth.mjs');
 export const prefix = `bb${(process.pid % 100000).toString(36)}`;
 
 const cleanups = [];

@@ -19,7 +19,7 @@ import { gzipSync, constants } from 'node:zlib';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-const BERTHD = join(ROOT, 'dist/daemon/main.js');
+const BERTHD = join(ROOT, 'dist/bin/berthd.mjs');
 const RUNS = Number(process.argv[2] ?? process.env.RUNS ?? 3);
 const SIZES_MB = process.env.SIZES ? process.env.SIZES.split(',').map(Number) : [10, 50];
 const LAYERS = 5;

@@ -2,7 +2,7 @@
 // berthd-cleanup: remove what berth made in the host's network — its firewall rules (tagged
 // "<prefix>:<id>") and BERTH chains, its bridges, its netns — after berthd has stopped and its
 // containers are gone. Nothing else is touched: other software owns the rest of the host.
-// Usage: node dist/daemon/cleanup.js [--data-root DIR] [--pidfile FILE] [--name-prefix P]
+// Usage: node dist/bin/berthd-cleanup.mjs [--data-root DIR] [--pidfile FILE] [--name-prefix P]
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags } from '../client/flags.js';
@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1]?.endsWith('cleanup.js')) {
+if (/cleanup\.(js|mjs)$/.test(process.argv[1] ?? '')) {
   main(process.argv.slice(2)).then(
     (c) => process.exit(c),
     (e) => {

@@ -118,12 +118,16 @@ function engineId(dataRoot: string): string {
   }
 }
 
+/** The commit the build was made from (dist/COMMIT, written by scripts/bundle.mjs). */
 function gitCommit(): string {
-  try {
-    return readFileSync(new URL('../../COMMIT', import.meta.url), 'utf8').trim();
-  } catch {
-    return 'unknown';
+  for (const rel of ['../COMMIT', '../../dist/COMMIT']) {
+    try {
+      return readFileSync(new URL(rel, import.meta.url), 'utf8').trim();
+    } catch {
+      /* next */
+    }
   }
+  return 'unknown';
 }
 
 const USAGE = `Usage: berthd [OPTIONS]

@@ -21,7 +21,7 @@ DESTDIR=${DESTDIR:-}
 NODE=${NODE:-$(command -v node || true)}
 
 die() { echo "install.sh: $*" >&2; exit 1; }
-[[ -f dist/daemon/main.js && -f dist/client/main.js ]] || die "nothing built: run npm run build first"
+[[ -f dist/bin/berthd.mjs && -f dist/bin/berth.mjs ]] || die "nothing built: run npm run build first"
 [[ -d node_modules ]] || die "no node_modules: run npm ci first"
 [[ -n $NODE && -x $NODE ]] || die "node not found: set NODE=/path/to/node"
 for v in PREFIX SYSTEMD_DIR CONFIG_DIR; do [[ ${!v} =~ ^/[A-Za-z0-9._/+-]*$ ]] || die "$v must be an absolute path of letters, digits and ._/+-"; done
@@ -43,9 +43,8 @@ git rev-parse --short=12 HEAD >"$stage/COMMIT" 2>/dev/null || echo unknown >"$st
 (cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
 
 # Wrappers with the node that installed them (systemd's PATH may not have it).
-for pair in berthd:daemon berth:client; do
-  name=${pair%%:*} dir=${pair#*:}
-  printf '#!/bin/sh\nexec %q %q "$@"\n' "$NODE" "$lib/dist/$dir/main.js" >"$DESTDIR$PREFIX/bin/$name"
+for name in berthd berth; do
+  printf '#!/bin/sh\nexec %q %q "$@"\n' "$NODE" "$lib/dist/bin/$name.mjs" >"$DESTDIR$PREFIX/bin/$name"
   chmod 0755 "$DESTDIR$PREFIX/bin/$name"
 done
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-BERTH="node $ROOT/dist/client/main.js"
+BERTH="node $ROOT/dist/bin/berth.mjs"
 PIDFILE=/run/berth/berthd.pid
 
 down() {
@@ -16,7 +16,7 @@ down() {
     pid=$(cat $PIDFILE); kill "$pid"
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  node "$ROOT/dist/daemon/cleanup.js" || true   # berth's own bridge, chains and rules; nothing else
+  node "$ROOT/dist/bin/berthd-cleanup.mjs" || true   # berth's own bridge, chains and rules; nothing else
 }
 if [[ ${1:-} == --down ]]; then down; exit 0; fi
 
@@ -25,7 +25,7 @@ bash scripts/deps.sh
 
 if ! { [[ -s $PIDFILE ]] && kill -0 "$(cat $PIDFILE)" 2>/dev/null; }; then
   echo "starting berthd (log: /var/log/berthd.log)"
-  nohup node "$ROOT/dist/daemon/main.js" >>/var/log/berthd.log 2>&1 &
+  nohup node "$ROOT/dist/bin/berthd.mjs" >>/var/log/berthd.log 2>&1 &
   for _ in $(seq 200); do $BERTH version >/dev/null 2>&1 && break; sleep 0.05; done
 fi
 $BERTH info | head -12

@@ -375,9 +375,9 @@ describe('scripts/install.sh', () => {
     const staged = await run(['bash', join(ROOT, 'scripts/install.sh')], { env: { ...env, DESTDIR: join(t, 'stage') }, timeoutMs: 120_000 });
     expect(staged.stderr).toBe('');
     expect(staged.code).toBe(0);
-    for (const f of ['usr/local/bin/berthd', 'usr/local/bin/berth', 'usr/local/lib/berth/dist/daemon/main.js', 'etc/systemd/system/berthd.service', 'etc/systemd/system/berthd.socket', 'etc/berth/daemon.json'])
+    for (const f of ['usr/local/bin/berthd', 'usr/local/bin/berth', 'usr/local/lib/berth/dist/bin/berthd.mjs', 'etc/systemd/system/berthd.service', 'etc/systemd/system/berthd.socket', 'etc/berth/daemon.json'])
       expect(existsSync(join(t, 'stage', f)), f).toBe(true);
-    expect(readFileSync(join(t, 'stage/usr/local/bin/berthd'), 'utf8')).toContain(' /usr/local/lib/berth/dist/daemon/main.js "$@"');
+    expect(readFileSync(join(t, 'stage/usr/local/bin/berthd'), 'utf8')).toContain(' /usr/local/lib/berth/dist/bin/berthd.mjs "$@"');
     expect(existsSync(join(t, 'stage/usr/local/lib/berth/node_modules/vitest'))).toBe(false); // production packages only
     expect(existsSync(join(t, 'stage/usr/local/lib/berth/node_modules/fastify'))).toBe(true);
 

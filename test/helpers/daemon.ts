@@ -10,8 +10,8 @@ import { run, nsenterArgs, type Result } from './sh.js';
 import { runPrefix } from './prefix.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const BERTHD = join(ROOT, 'dist/daemon/main.js');
-export const BERTH = join(ROOT, 'dist/client/main.js');
+export const BERTHD = join(ROOT, 'dist/bin/berthd.mjs');
+export const BERTH = join(ROOT, 'dist/bin/berth.mjs');
 
 export function pidsDir(prefix = runPrefix()): string {
   return join(tmpdir(), `berth-test-${prefix}-pids`);
