@@ -116,7 +116,11 @@ function httpApi(host: string, transport: () => Transport | Promise<Transport>, 
         req.on('upgrade', (res, socket, head) => resolve({ req, res, socket, head }));
         req.on('response', (res) => resolve({ req, res }));
       } else req.on('response', (res) => resolve({ req, res }));
-      if (opts.stream) opts.stream.pipe(req);
+      if (opts.stream) {
+        // pipe() does not pass a read error on: fail the request instead of hanging on it.
+        opts.stream.once('error', (e) => req.destroy(e));
+        opts.stream.pipe(req);
+      }
       else req.end(payload);
     });
   }

@@ -53,6 +53,7 @@ export default defineCommand<Options>({
         throw new UsageError(`open ${o.source}: no such file or directory`);
       }
       stream = createReadStream(o.source);
+      stream.on('error', () => {}); // reported through the request it feeds (client/api.ts)
     }
     const res = await api.stream('POST', importPath(o), stream ? { stream, contentType: 'application/x-tar' } : {});
     await printMessages(res, io.out);
