@@ -164,7 +164,7 @@ export class ContainerService {
         if (mounted.status === 'rejected') throw mounted.reason;
         if (net.status === 'rejected') throw net.reason;
         const rootfs = mounted.value.rootfs;
-        const { env: linkVars, hosts } = net.value;
+        const { env: linkVars, hosts, publish } = net.value;
         await d.store.put('container', c);
 
         // 3. the files the container sees as /etc/hosts, /etc/resolv.conf, /etc/hostname
@@ -177,7 +177,9 @@ export class ContainerService {
         if (c.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
         const bundleDir = this.bundleDir(c.id);
         const netnsPath = c.netns?.kind === 'host' ? undefined : c.netns?.path;
-        await d.engine.run(
+        // The runtime's create and the publishing of ports share nothing: side by side, both
+        // settled before a failure unwinds. The process runs only at exec_start, after both.
+        const created = d.engine.run(
           'exec_create',
           d.execDriver,
           {
@@ -206,6 +208,9 @@ export class ContainerService {
           },
           job,
         );
+        const [made, published] = await Promise.allSettled([created, publish?.()]);
+        if (made.status === 'rejected') throw made.reason;
+        if (published.status === 'rejected') throw published.reason;
         await this.#connectPending(c.id);
         const st = await d.engine.run('exec_start', d.execDriver, { containerId: c.id, bundleDir }, job);
         c.state = { ...c.state, status: 'running', pid: st.pid, exitCode: 0, error: '', startedAt: new Date().toISOString(), oomKilled: false };
@@ -224,7 +229,7 @@ export class ContainerService {
   }
 
   /** Allocate the container's network; returns the link env vars and /etc/hosts entries. */
-  async #network(c: ContainerRecord, job: Job): Promise<{ env: string[]; hosts: HostsEntry[] }> {
+  async #network(c: ContainerRecord, job: Job): Promise<{ env: string[]; hosts: HostsEntry[]; publish?: () => Promise<void> }> {
     const d = this.#d;
     const mode = networkModeOf(c.hostConfig);
     const container = { id: c.id, name: c.name };
@@ -241,7 +246,7 @@ export class ContainerService {
       return { env: [], hosts: [] };
     }
     // Every network in the one netns; the default route and the ports on the gateway endpoint.
-    const { network, endpoint: ep } = await attachAll(d, c, this.#hostname(c), job);
+    const { network, endpoint: ep, publish } = await attachAll(d, c, this.#hostname(c), job, { deferPorts: true });
 
     const env: string[] = [];
     const hosts: HostsEntry[] = [];
@@ -260,7 +265,7 @@ export class ContainerService {
       env.push(...linkEnv({ fullName: `/${c.name}/${l.alias}`, alias: l.alias, ip: tIp, exposed, env: target.config.Env }));
       hosts.push({ ip: tIp, names: [...new Set([l.alias, this.#hostname(target), target.name])] });
     }
-    return { env, hosts };
+    return { env, hosts, ...(publish ? { publish } : {}) };
   }
 
   #endpointOn(c: ContainerRecord, networkId: string): Endpoint | undefined {

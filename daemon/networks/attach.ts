@@ -69,7 +69,13 @@ export function checkEndpointConfig(n: NetworkRecord, cfg: EndpointConfig): void
  * At start: attach every network of the container in one netns, the default route on the gateway
  * endpoint, the published ports there. Records c.netns and c.endpoints as it goes.
  */
-export async function attachAll(d: Daemon, c: ContainerRecord, hostname: string, job: Job): Promise<{ network: NetworkRecord; endpoint: Endpoint }> {
+export async function attachAll(
+  d: Daemon,
+  c: ContainerRecord,
+  hostname: string,
+  job: Job,
+  opts: { deferPorts?: boolean } = {},
+): Promise<{ network: NetworkRecord; endpoint: Endpoint; publish?: () => Promise<void> }> {
   const mode = c.hostConfig.NetworkMode === '' || c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode;
   const primary = d.networks.get(mode);
   const extras: NetworkRecord[] = [];
@@ -105,14 +111,20 @@ export async function attachAll(d: Daemon, c: ContainerRecord, hostname: string,
     await d.store.put('container', c);
   }
 
-  // Published ports live on the gateway endpoint; --net none warns that it drops them.
+  // Published ports live on the gateway endpoint; --net none warns that it drops them. With
+  // deferPorts the caller publishes them itself (beside the runtime's create: they share nothing).
   const target = gw ?? (primary.driver === 'none' ? primary.id : undefined);
+  let publish: (() => Promise<void>) | undefined;
   if (target) {
     const requests = portBindingRequests(bindingsOf(c.hostConfig.PortBindings), c.config.ExposedPorts, c.hostConfig.PublishAllPorts);
     const n = all.find((x) => x.id === target)!;
-    if (requests.length > 0) await d.networks.run('allocate_port', n, { endpoint: eps.get(target)!, requests }, job);
+    if (requests.length > 0) publish = async () => void (await d.networks.run('allocate_port', n, { endpoint: d.store.get('endpoint', eps.get(target)!.id) ?? eps.get(target)!, requests }, job));
   }
-  return { network: primary, endpoint: d.store.get('endpoint', ep.id) ?? ep };
+  if (publish && !opts.deferPorts) {
+    await publish();
+    publish = undefined;
+  }
+  return { network: primary, endpoint: d.store.get('endpoint', ep.id) ?? ep, ...(publish ? { publish } : {}) };
 }
 
 /** The container's endpoints, by network, as recorded now. */
