@@ -22,6 +22,18 @@ export interface LayerBlob {
   compression: 'gzip' | 'zstd' | 'none';
 }
 
+/** A layer unpacked while it arrives (a pull): the driver unpacks `source` into a temp dir and keeps
+ *  it only once `verified` resolves; when `verified` rejects (or `source` fails) nothing is kept. A
+ *  driver that has the layer already returns without reading `source`. */
+export interface LayerStream {
+  /** sha256 of the uncompressed tar, as the image config says (checked by the caller). */
+  diffId: string;
+  /** The uncompressed tar. The caller hashes it; the driver does not. */
+  source: AsyncIterable<Uint8Array>;
+  /** Settles after `source` ends: resolves when both the blob digest and the diff id matched. */
+  verified: Promise<void>;
+}
+
 export interface ProcessSpec {
   /** argv; args[0] is looked up in the container's PATH by the runtime. Not empty. */
   args: string[];
@@ -93,7 +105,7 @@ export interface HandlerTypes {
   link: { in: { network: NetworkRecord; from: Endpoint; to: Endpoint; ports: PortProto[] }; out: void };
   unlink: { in: { network: NetworkRecord; from: Endpoint; to: Endpoint }; out: void };
   // image
-  image_unpack: { in: { layer: LayerBlob }; out: { diffId: string; size: number } };
+  image_unpack: { in: { layer: LayerBlob | LayerStream }; out: { diffId: string; size: number } };
   image_remove_layer: { in: { diffId: string }; out: void };
   image_mount: { in: { containerId: string; layers: string[] }; out: { rootfs: string } };
   image_unmount: { in: { containerId: string; remove: boolean }; out: void };

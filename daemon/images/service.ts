@@ -518,6 +518,7 @@ export class ImageService {
       metadata: this.#metadata,
       downloads: this.#downloads,
       unpack: (diffId, job) => this.#unpack(diffId, job),
+      unpackStream: (diffId, source, verified, job) => this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, source, verified } }, job),
       image: (id) => this.#d.store.get('image', id),
       record: (config, diffIds, job) => this.#loadOne({ config, tags: [], layers: diffIds.map((digest) => ({ kind: 'blob' as const, digest })) }, job),
       commit: async (rec, tags, digests) => {

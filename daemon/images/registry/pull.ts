@@ -11,6 +11,7 @@ import type { Job } from '../../../drivers/handlers.js';
 import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.js';
 import { archiveError, decompress } from '../../../drivers/image/layer/compression.js';
 import type { BlobStore, WrittenBlob } from '../blobs.js';
+import { Channel } from './channel.js';
 import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
 import { familiarName, familiarString, type Reference } from '../reference.js';
 import type { ConfigBlob, ImageRecord } from '../types.js';
@@ -33,6 +34,8 @@ export interface PullStore {
   downloads: Map<string, Promise<unknown>>;
   /** Unpack a layer blob with the storage driver (idempotent). */
   unpack(diffId: string, job: Job): Promise<{ size: number }>;
+  /** Unpack a layer while it downloads: the driver keeps it once `verified` resolves. */
+  unpackStream(diffId: string, source: AsyncIterable<Uint8Array>, verified: Promise<void>, job: Job): Promise<{ size: number }>;
   image(id: string): ImageRecord | undefined;
   /** The record of a verified config whose layers are in the store (writes the config blob). */
   record(config: Buffer, diffIds: string[], job: Job): Promise<ImageRecord>;
@@ -170,36 +173,40 @@ async function layer(repo: Repository, store: PullStore, job: Job, desc: Descrip
   const id = shortId(desc.digest);
   const inflight = store.downloads.get(diffId);
   if (inflight) await inflight.catch(() => {});
-  let downloaded = false;
-  if (await store.blobs.has(diffId)) progress(action('Already exists', id));
-  else {
-    const p = download(repo, store, job, desc, diffId, progress);
-    store.downloads.set(diffId, p);
-    try {
-      await p;
-    } finally {
-      if (store.downloads.get(diffId) === p) store.downloads.delete(diffId);
-    }
-    downloaded = true;
-    progress(bytes('Extracting', id, 0, desc.size));
+  if (await store.blobs.has(diffId)) {
+    progress(action('Already exists', id));
+    await store.unpack(diffId, job);
+    return false;
   }
-  await store.unpack(diffId, job);
-  if (downloaded) {
-    progress(bytes('Extracting', id, desc.size, desc.size));
-    progress(action('Pull complete', id));
+  const p = download(repo, store, job, desc, diffId, progress);
+  store.downloads.set(diffId, p);
+  try {
+    await p;
+  } finally {
+    if (store.downloads.get(diffId) === p) store.downloads.delete(diffId);
   }
-  return downloaded;
+  progress(bytes('Extracting', id, desc.size, desc.size));
+  progress(action('Pull complete', id));
+  return true;
 }
 
+/** Download, verify, store and unpack one layer in one pass (fetchLayer with the driver's unpack). */
 async function download(repo: Repository, store: PullStore, job: Job, desc: Descriptor, diffId: string, progress: ProgressSink): Promise<void> {
   const id = shortId(desc.digest);
   const throttle = new Throttle();
-  const w = await fetchLayer(repo, store.blobs, desc, diffId, (n, done) => {
-    if (done) {
-      progress(bytes('Downloading', id, n, desc.size));
-      progress(action('Verifying Checksum', id));
-    } else if (throttle.due(id)) progress(bytes('Downloading', id, n, desc.size));
-  });
+  const w = await fetchLayer(
+    repo,
+    store.blobs,
+    desc,
+    diffId,
+    (n, done) => {
+      if (done) {
+        progress(bytes('Downloading', id, n, desc.size));
+        progress(action('Verifying Checksum', id));
+      } else if (throttle.due(id)) progress(bytes('Downloading', id, n, desc.size));
+    },
+    (source, verified) => store.unpackStream(diffId, source, verified, job),
+  );
   if (w.created)
     job.undo.push('delete pulled layer blob', async () => {
       if (!store.isReferenced(diffId)) await store.blobs.delete(diffId);
@@ -207,37 +214,86 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
   progress(action('Download complete', id));
 }
 
+/** Where a layer's uncompressed tar goes while it downloads (a storage driver's streamed unpack):
+ *  it keeps the layer only once `verified` resolves. Resolves when it kept (or already had) it. */
+export type LayerSink = (source: AsyncIterable<Uint8Array>, verified: Promise<void>) => Promise<unknown>;
+
 /**
- * Stream one compressed layer blob into the content store under its diff id. The compressed
- * bytes are hashed here and fed to the decompressor, whose output the store hashes and writes to a
- * temp file, renamed only when it matches `diffId` — and only once the compressed digest matched
- * too. If the decompressing side fails (bad gzip), the rest is still read and hashed: a digest
- * mismatch is the error to report when there is one. `onBytes(n, done)` sees the bytes received.
+ * Stream one compressed layer blob from the registry, hashing every byte once: the compressed
+ * bytes (the blob digest) as they arrive, the decompressed ones (the diff id) as they come out of
+ * the decompressor, which hands them on to the content store (a staged temp file) and, when
+ * `unpack` is given, to the storage driver at the same time. Nothing is kept unless both digests
+ * match: the staged blob is renamed into `blobs/sha256/<diff id>` and the driver's `verified`
+ * resolves only then; otherwise the temp file goes and `verified` rejects (the driver removes its
+ * temp dir). If the decompressing side fails on the data (bad gzip, bad tar), the rest is still read
+ * and hashed: a digest mismatch is the error to report when there is one. An I/O error stops it at
+ * once. `onBytes(n, done)` sees the bytes received.
  */
-export async function fetchLayer(repo: Repository, blobs: BlobStore, desc: Descriptor, diffId: string, onBytes: (n: number, done: boolean) => void = () => {}): Promise<WrittenBlob> {
+export async function fetchLayer(
+  repo: Repository,
+  blobs: BlobStore,
+  desc: Descriptor,
+  diffId: string,
+  onBytes: (n: number, done: boolean) => void = () => {},
+  unpack?: LayerSink,
+): Promise<WrittenBlob> {
   const { body, length } = await repo.blob(desc.digest);
   if (length !== undefined && length !== desc.size) {
     body.destroy();
     throw invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
   }
-  const feed = new PassThrough({ highWaterMark: 1 << 20 });
-  const hash = createHash('sha256');
-  let failed = false;
-  let wake: (() => void) | undefined;
-  const writing = (async () => {
-    const { stream } = await decompress(feed);
-    // Until the store reads it (it opens its temp file first), an error from upstream (the feed
-    // destroyed on a digest mismatch) would be an 'error' event nobody listens to: the store's
-    // read loop sees it anyway.
-    stream.on('error', () => {});
-    return blobs.write(coalesce(stream), diffId);
-  })();
-  const settled = writing.catch((e: unknown) => {
-    failed = true;
-    wake?.();
+  const staged = await blobs.stage().catch((e: unknown) => {
+    body.destroy();
     throw e;
   });
-  settled.catch(() => {});
+  const feed = new PassThrough({ highWaterMark: 1 << 20 });
+  const hash = createHash('sha256');
+  let verify!: { resolve: () => void; reject: (e: unknown) => void };
+  const verified = new Promise<void>((resolve, reject) => (verify = { resolve, reject }));
+  verified.catch(() => {}); // a driver that had the layer never awaits it
+  const channel = unpack ? new Channel(1 << 20) : undefined;
+  /** The first data error met downstream (the digests decide whether it is the one reported). */
+  let dataError: unknown;
+  let stopFeeding = false;
+  let wake: (() => void) | undefined;
+  /** A data error (bad gzip, bad tar) is kept while the download goes on; any other stops it. */
+  const downstreamFailed = (e: unknown) => {
+    const err = archiveError(e);
+    if (err instanceof BerthError && err.code === 'invalid_parameter') dataError ??= err;
+    else body.destroy(err as Error);
+    wake?.();
+  };
+
+  // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
+  const unpacking = unpack?.(channel!, verified).finally(() => channel!.abandon());
+  unpacking?.catch(downstreamFailed);
+
+  // Decompress, hash the diff id, hand the bytes on to the blob file and the unpack.
+  const writing = (async () => {
+    const { stream } = await decompress(feed);
+    const dh = createHash('sha256');
+    for await (const c of stream as AsyncIterable<Buffer>) {
+      dh.update(c);
+      const w = staged.write(c);
+      if (channel && !channel.abandoned) await channel.push(c);
+      await w;
+    }
+    return `sha256:${dh.digest('hex')}`;
+  })();
+  writing.catch((e: unknown) => {
+    stopFeeding = true; // the decompressor reads no more
+    downstreamFailed(e);
+  });
+
+  const cleanup = async (err: unknown) => {
+    feed.destroy(err as Error);
+    channel?.fail(err);
+    verify.reject(err);
+    await writing.catch(() => {});
+    await unpacking?.catch(() => {});
+    await staged.discard();
+  };
+
   let n = 0;
   try {
     for await (const chunk of body) {
@@ -246,7 +302,7 @@ export async function fetchLayer(repo: Repository, blobs: BlobStore, desc: Descr
       n += c.length;
       if (n > desc.size) throw invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`);
       onBytes(n, false);
-      if (!failed && !feed.write(c))
+      if (!stopFeeding && !feed.write(c))
         await new Promise<void>((resolve) => {
           wake = () => {
             feed.removeListener('drain', wake!);
@@ -257,8 +313,7 @@ export async function fetchLayer(repo: Repository, blobs: BlobStore, desc: Descr
         });
     }
   } catch (e) {
-    feed.destroy(e as Error);
-    await settled.catch(() => {});
+    await cleanup(e);
     body.destroy();
     throw e;
   }
@@ -266,35 +321,47 @@ export async function fetchLayer(repo: Repository, blobs: BlobStore, desc: Descr
   const got = `sha256:${hash.digest('hex')}`;
   if (got !== desc.digest || n !== desc.size) {
     const err = invalidParameter(`blob ${desc.digest} of ${repo.fullName} does not match its digest: the registry sent ${n} bytes with digest ${got}`);
-    feed.destroy(err);
-    await settled.catch(() => {});
+    await cleanup(err);
     throw err;
   }
   feed.end();
-  try {
-    return await settled;
-  } catch (e) {
+  const layerError = (e: unknown) => {
     const err = archiveError(e);
-    if (err instanceof BerthError && /does not match its digest/.test(err.message))
-      throw invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
-    if (err instanceof BerthError) throw invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err);
+    return err instanceof BerthError ? invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err) : err;
+  };
+  let diff: string;
+  try {
+    diff = await writing;
+  } catch (e) {
+    await cleanup(e);
+    throw layerError(e);
+  }
+  if (diff !== diffId) {
+    const err = invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
+    await cleanup(err);
     throw err;
   }
-}
-
-/** Join small chunks (zlib gives 16 KiB) into ~1 MiB writes: the store awaits each write, and
- *  thousands of thread-pool round trips cost more than the copy. */
-async function* coalesce(src: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Buffer> {
-  let parts: Uint8Array[] = [];
-  let len = 0;
-  for await (const c of src) {
-    parts.push(c);
-    len += c.length;
-    if (len >= size) {
-      yield Buffer.concat(parts, len);
-      parts = [];
-      len = 0;
-    }
+  if (dataError !== undefined) {
+    await cleanup(dataError);
+    throw layerError(dataError);
   }
-  if (len) yield Buffer.concat(parts, len);
+  // Both digests matched: the blob goes into the store, then the driver may keep the layer.
+  channel?.end();
+  let w: WrittenBlob;
+  try {
+    w = await staged.commit(diffId);
+  } catch (e) {
+    verify.reject(e);
+    channel?.fail(e);
+    await unpacking?.catch(() => {});
+    throw e;
+  }
+  verify.resolve();
+  try {
+    await unpacking;
+  } catch (e) {
+    if (w.created) await blobs.delete(diffId).catch(() => {});
+    throw layerError(e);
+  }
+  return w;
 }

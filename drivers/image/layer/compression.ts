@@ -30,7 +30,7 @@ export async function decompress(src: AsyncIterable<Uint8Array>): Promise<{ stre
       done = true;
       break;
     }
-    const c = Buffer.from(r.value);
+    const c = asBuffer(r.value);
     head.push(c);
     len += c.length;
   }
@@ -43,7 +43,7 @@ export async function decompress(src: AsyncIterable<Uint8Array>): Promise<{ stre
     for (;;) {
       const r = await it.next();
       if (r.done) return;
-      yield Buffer.from(r.value);
+      yield asBuffer(r.value);
     }
   }
   const raw = quiet(Readable.from(rest(), { objectMode: false }));
@@ -54,6 +54,11 @@ export async function decompress(src: AsyncIterable<Uint8Array>): Promise<{ stre
   raw.on('error', (e) => gunzip.destroy(e));
   raw.pipe(gunzip);
   return { stream: gunzip, compression: 'gzip' };
+}
+
+/** A Buffer view of the same memory (Buffer.from(Uint8Array) would copy every chunk). */
+function asBuffer(c: Uint8Array): Buffer {
+  return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
 }
 
 /** A stream that may fail before its consumer listens (a client gone mid-upload) must not take the

@@ -3,13 +3,14 @@
 //   layers/<hex>/link   overlay only: the short name in l/           l/<short> → ../layers/<hex>/diff
 //   layers/.tmp-*       an unpack or removal in progress (swept by restore)
 // A layer is unpacked once, into a temp dir renamed into place when complete, so a layer dir that
-// exists is whole. Unpacking verifies the diff id of what it read.
+// exists is whole. Unpacking a blob verifies the diff id of what it read; unpacking a stream (a
+// pull) leaves the hashing to the caller and renames only after the caller's `verified` resolved.
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { invalidParameter, notFound } from '../../errors.js';
-import type { Job, LayerBlob } from '../../handlers.js';
+import type { Job, LayerBlob, LayerStream } from '../../handlers.js';
 import type { Exec } from '../../sys/exec.js';
 import type { Log } from '../../log.js';
 import { decompress } from './compression.js';
@@ -71,9 +72,10 @@ export class LayerStore {
     return `l/${id}`;
   }
 
-  /** Unpack a blob once. Idempotent: an unpacked layer is not read again. Registers its removal
-   *  on the job's undo stack when this call made it. */
-  async unpack(blob: LayerBlob, job: Job): Promise<{ diffId: string; size: number }> {
+  /** Unpack a blob, or a stream the caller verifies, once. Idempotent: an unpacked layer is not
+   *  read again (a stream is then left unread). Registers its removal on the job's undo stack when
+   *  this call made it. */
+  async unpack(blob: LayerBlob | LayerStream, job: Job): Promise<{ diffId: string; size: number }> {
     const hex = digestHex(blob.diffId);
     const final = join(this.layersDir, hex);
     const existing = await readFile(join(final, 'size'), 'utf8').catch(() => undefined);
@@ -86,14 +88,16 @@ export class LayerStore {
     try {
       await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o700 });
       await chmod(join(tmp, 'diff'), 0o755);
-      const { stream } = await decompress(createReadStream(blob.path));
-      const r = await unpackLayer(stream, join(tmp, 'diff'), {
-        whiteouts: this.opts.whiteouts,
-        chown: this.opts.chown,
-        exec: this.opts.exec,
-        log: job.log,
-      });
-      if (r.diffId !== blob.diffId) throw invalidParameter(`layer content does not match its digest: expected ${blob.diffId}, got ${r.diffId}`);
+      const opts = { whiteouts: this.opts.whiteouts, chown: this.opts.chown, exec: this.opts.exec, log: job.log };
+      let r: Awaited<ReturnType<typeof unpackLayer>>;
+      if ('source' in blob) {
+        r = await unpackLayer(blob.source, join(tmp, 'diff'), { ...opts, hash: false });
+        await blob.verified;
+      } else {
+        const { stream } = await decompress(createReadStream(blob.path));
+        r = await unpackLayer(stream, join(tmp, 'diff'), opts);
+        if (r.diffId !== blob.diffId) throw invalidParameter(`layer content does not match its digest: expected ${blob.diffId}, got ${r.diffId}`);
+      }
       if (r.skipped.length) job.log.info({ layer: blob.diffId, skipped: r.skipped.slice(0, 20), count: r.skipped.length }, 'layer members skipped');
       await writeFile(join(tmp, 'size'), String(r.size));
       if (this.opts.shortLinks) {

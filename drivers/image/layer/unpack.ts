@@ -6,9 +6,11 @@
 // throws invalid_parameter; the caller removes `dir` (the driver unpacks into a temp dir).
 // Entries node cannot make (device nodes, fifos, overlay whiteouts and opaque xattrs) are collected
 // and made in ONE `tar -x` run at the end (special.ts).
-// File-system calls are synchronous on purpose: each is a few microseconds on the page cache, while
-// a round trip through libuv's thread pool costs far more per call (an image is thousands of small
-// metadata calls: 10x faster measured). The event loop still turns between tar members.
+// Metadata calls and small files are synchronous on purpose: each is a few microseconds on the page
+// cache, while a round trip through libuv's thread pool costs far more per call (an image is
+// thousands of small metadata calls: 10x faster measured). The event loop still turns between tar
+// members. The data of large files goes out in ~1 MiB writev batches on the thread pool instead
+// (writer.ts), so the copy into the page cache overlaps with hashing and decompressing.
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -38,6 +40,7 @@ import type { Log } from '../../log.js';
 import { cleanMemberPath, parentsOf, whiteoutOf } from './paths.js';
 import { applySpecial, type SpecialEntry } from './special.js';
 import { archiveError } from './compression.js';
+import { FileWriter } from './writer.js';
 
 export interface UnpackOptions {
   /** 'overlay': whiteouts become 0:0 character devices and opaque dirs get trusted.overlay.opaque=y.
@@ -48,11 +51,14 @@ export interface UnpackOptions {
   /** Runs the one `tar -x` for special entries. */
   exec: Exec;
   log?: Log;
+  /** Hash what is read (default true). False when the caller hashes the stream itself (a pull
+   *  computes the diff id while decompressing): the result's diffId is then undefined. */
+  hash?: boolean;
 }
 
 export interface UnpackResult {
-  /** "sha256:<hex>" of the uncompressed tar bytes read. */
-  diffId: string;
+  /** "sha256:<hex>" of the uncompressed tar bytes read (undefined with `hash: false`). */
+  diffId: string | undefined;
   /** Sum of the regular files' sizes (Docker's layer size). */
   size: number;
   /** Members that could not be made here (device nodes without root, unknown types). */
@@ -70,15 +76,17 @@ function lstatOrUndefined(p: string): Stats | undefined {
 }
 
 const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** Files larger than this are written on the thread pool (writer.ts); smaller ones synchronously. */
+const ASYNC_FILE = 256 * 1024;
 
 /** Unpack the tar read from `src` (uncompressed) into the existing, empty directory `dir`. */
 export async function unpackLayer(src: AsyncIterable<Uint8Array>, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const ex = extract();
-  const hash = createHash('sha256');
+  const hash = opts.hash === false ? undefined : createHash('sha256');
   let bytes = 0;
   const feeding = (async () => {
     for await (const chunk of src) {
-      hash.update(chunk);
+      hash?.update(chunk);
       bytes += chunk.length;
       if (!ex.write(chunk)) await once(ex as unknown as NodeJS.EventEmitter, 'drain');
     }
@@ -101,7 +109,7 @@ export async function unpackLayer(src: AsyncIterable<Uint8Array>, dir: string, o
     await feeding.catch(() => {});
     throw archiveError(e);
   }
-  return { diffId: `sha256:${hash.digest('hex')}`, size: u.size, skipped: u.skipped };
+  return { diffId: hash ? `sha256:${hash.digest('hex')}` : undefined, size: u.size, skipped: u.skipped };
 }
 
 class Unpacker {
@@ -198,14 +206,21 @@ class Unpacker {
       case 'contiguous-file': {
         await this.#clear(rel, false);
         const fd = openSync(abs, FILE_FLAGS, 0o600);
+        const w = h.size > ASYNC_FILE ? new FileWriter(fd) : undefined;
         try {
-          for await (const chunk of body) {
-            for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+          if (w) {
+            for await (const chunk of body) await w.write(chunk);
+            await w.flush();
+          } else {
+            for await (const chunk of body) {
+              for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+            }
           }
           if (this.opts.chown) fchownSync(fd, h.uid, h.gid);
           fchmodSync(fd, h.mode & 0o7777);
           futimesSync(fd, h.mtime, h.mtime);
         } finally {
+          await w?.settle();
           closeSync(fd);
         }
         this.size += h.size;
