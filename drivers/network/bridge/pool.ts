@@ -7,6 +7,7 @@ import type { Ip } from '../../sys/ip.js';
 import type { Names } from '../../names.js';
 import type { Log } from '../../log.js';
 import { sandboxLines } from './plan.js';
+import { later } from '../../later.js';
 
 export interface Sandbox {
   netns: string;
@@ -69,7 +70,7 @@ export class SandboxPool {
   /** Refill soon (debounced). */
   schedule(): void {
     if (this.#closed || this.#o.size === 0 || this.#timer) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = later(() => {
       this.#timer = undefined;
       void this.fill();
     }, this.#o.refillDelayMs ?? 30);

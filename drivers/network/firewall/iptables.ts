@@ -11,6 +11,7 @@ import { wrap } from '../../errors.js';
 import { serial, type FirewallBackend, type FwEndpoint, type FwNetwork, type FwState, type OwnedRule, type SyncOptions, type SyncReport } from './backend.js';
 import { CHAINS, endpointRules, globalRules, networkRules, stateRules, type Family, type Rule } from './plan.js';
 import { canonical, parseSave, renderRestore, ruleKey, savedAsRule, type Saved, type SavedRule } from './render-iptables.js';
+import { later } from '../../later.js';
 
 export interface IptablesOptions {
   iptables: Iptables;
@@ -71,7 +72,7 @@ export function ruleEngine(o: IptablesOptions, family: Family): RuleEngine {
 
   function schedule(): void {
     if (timer) return;
-    timer = setTimeout(() => {
+    timer = later(() => {
       timer = undefined;
       void one(flushQueued);
     }, delay);

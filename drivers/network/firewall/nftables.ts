@@ -23,6 +23,7 @@ import {
   type NftHave,
   type NftRule,
 } from './render-nft.js';
+import { later } from '../../later.js';
 
 export interface NftablesOptions {
   nft: Nft;
@@ -90,7 +91,7 @@ export function nftablesBackend(o: NftablesOptions): FirewallBackend {
 
   function schedule(): void {
     if (timer) return;
-    timer = setTimeout(() => {
+    timer = later(() => {
       timer = undefined;
       void one(flushQueued);
     }, delay);

@@ -3,6 +3,7 @@ import { Engine } from '../../../daemon/engine/engine.js';
 import { silentLog } from '../../../drivers/log.js';
 import type { AnyDriver } from '../../../drivers/driver.js';
 import { BerthError } from '../../../drivers/errors.js';
+import { later } from '../../../drivers/later.js';
 
 /** A network driver whose handlers record what they do and register inverses. */
 function recordingDriver(log: string[], failOn?: string): AnyDriver {
@@ -104,6 +105,23 @@ describe('engine', () => {
     expect(inner!.parent).toBe(outer!.id);
     expect(inner!.execs).toEqual({ ip: 1 });
     expect(outer!.execs).toEqual({ ip: 1, 'iptables-restore': 1 });
+  });
+
+  it("does not count work a job scheduled for later (a pool refill) as the job's", async () => {
+    const e = new Engine(silentLog);
+    let fired!: () => void;
+    const done = new Promise<void>((r) => (fired = r));
+    await e.job('start', async () => {
+      e.recordExec(['ip']);
+      later(() => {
+        e.recordExec(['ip']);
+        fired();
+      }, 0);
+      setTimeout(() => e.recordExec(['iptables-restore']), 0); // a plain timer carries the job along
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    await done;
+    expect(e.recent().at(-1)!.execs).toEqual({ ip: 1, 'iptables-restore': 1 });
   });
 
   it('refuses an unknown driver with not_found', async () => {
