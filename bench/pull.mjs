@@ -11,7 +11,7 @@
 //        SIZES=10,50 image sizes in MB; PROF=<dir> writes berthd's CPU profile there)
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -80,7 +80,7 @@ writeFileSync(
   join(dir, 'registry.yml'),
   `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${regRoot}\nhttp:\n  addr: 127.0.0.1:${PORT}\n`,
 );
-startProc(inNs(['docker-registry', 'serve', join(dir, 'registry.yml')]), 'docker-registry');
+const registry = startProc(inNs(['docker-registry', 'serve', join(dir, 'registry.yml')]), 'docker-registry');
 for (let i = 0; ; i++) {
   try {
     curl(['-o', '/dev/null', `http://127.0.0.1:${PORT}/v2/`]);
@@ -173,6 +173,18 @@ function makeImage(repo, mb) {
 }
 
 // ---- measurements ---------------------------------------------------------------------------------
+/** CPU seconds a process has used: all its threads, and its main thread alone (schedstat, ns). */
+function cpuSeconds(pid) {
+  const of = (f) => Number(readFileSync(f, 'utf8').split(' ')[0]) / 1e9;
+  let all = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      all += of(`/proc/${pid}/task/${t}/schedstat`);
+    } catch {}
+  }
+  return { all, main: of(`/proc/${pid}/task/${pid}/schedstat`) };
+}
+
 function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -198,6 +210,8 @@ async function pullOnce(img) {
   const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(berthdPid()))), 5);
   let downloaded;
   let complete = 0;
+  const cpu0 = cpuSeconds(berthdPid());
+  const reg0 = cpuSeconds(registry.pid).all;
   const t = performance.now();
   let pending = '';
   const body = await api('POST', `/images/create?fromImage=${encodeURIComponent(`127.0.0.1:${PORT}/${img.repo}`)}&tag=latest`, (text) => {
@@ -209,10 +223,12 @@ async function pullOnce(img) {
   });
   if (body.includes('"errorDetail"')) throw new Error(body.slice(body.lastIndexOf('{')));
   const s = (performance.now() - t) / 1000;
+  const cpu1 = cpuSeconds(berthdPid());
+  const reg1 = cpuSeconds(registry.pid).all;
   clearInterval(sampler);
   peak = Math.max(peak, rssKiB(berthdPid()));
   await api('DELETE', `/images/${encodeURIComponent(`127.0.0.1:${PORT}/${img.repo}:latest`)}`);
-  return { s, downloadS: (downloaded ?? s * 1000) / 1000, rssGrowthKiB: peak - base, peakKiB: peak };
+  return { s, downloadS: (downloaded ?? s * 1000) / 1000, rssGrowthKiB: peak - base, peakKiB: peak, cpuS: cpu1.all - cpu0.all, mainS: cpu1.main - cpu0.main, registryS: reg1 - reg0 };
 }
 
 /** Inside the netns: the registry client's download path, 3 layers at a time, RUNS times. */
@@ -276,6 +292,9 @@ try {
       curl_to_devnull_MBps: round(MB / cn),
       pull_vs_curl_to_files_pct: round((cf / pull) * 100),
       client_download_path_vs_curl_to_files_pct: round((cf / fetchS) * 100),
+      berthd_cpu_s: round(median(pulls.map((p) => p.cpuS)), 3),
+      berthd_main_thread_cpu_s: round(median(pulls.map((p) => p.mainS)), 3),
+      registry_cpu_s: round(median(pulls.map((p) => p.registryS)), 3),
       berthd_rss_growth_MB: round(Math.max(...pulls.map((p) => p.rssGrowthKiB)) / 1024),
       berthd_peak_rss_MB: round(Math.max(...pulls.map((p) => p.peakKiB)) / 1024),
     };

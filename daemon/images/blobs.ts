@@ -74,7 +74,8 @@ export class BlobStore {
     try {
       for await (const chunk of src) {
         hash.update(chunk);
-        await staged.write(chunk);
+        const p = staged.write(chunk);
+        if (p) await p;
       }
     } catch (e) {
       await staged.discard();
@@ -141,10 +142,11 @@ export class StagedBlob {
     return this.#size;
   }
 
-  /** Queue bytes (they must not change afterwards). Resolves when there is room for more. */
-  async write(chunk: Uint8Array): Promise<void> {
+  /** Queue bytes (they must not change afterwards). A promise: wait for it before the next. */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (!this.#fh) return Promise.reject(new Error('internal: write to a committed or discarded blob'));
     this.#size += chunk.length;
-    await this.#w.write(chunk);
+    return this.#w.write(chunk);
   }
 
   /** Make the bytes durable and name them `digest` — which the caller computed from exactly the

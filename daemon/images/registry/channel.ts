@@ -25,13 +25,22 @@ export class Channel implements AsyncIterable<Uint8Array> {
     return this.#gone;
   }
 
-  /** Queue a chunk; resolves when there is room again (at once when the consumer is gone). */
-  async push(chunk: Uint8Array): Promise<void> {
-    if (this.#gone || this.#ended || this.#error) return;
+  /** Queue a chunk. Undefined when there is room for more; else a promise that resolves when
+   *  there is (or the consumer is gone). */
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#gone || this.#ended || this.#error) return undefined;
     this.#queue.push(chunk);
     this.#bytes += chunk.length;
     this.#wake('consumer');
-    while (this.#bytes > this.#capacity && !this.#gone && !this.#error) await new Promise<void>((r) => (this.#wakeProducer = r));
+    return this.#full() ? this.#room() : undefined;
+  }
+
+  #full(): boolean {
+    return this.#bytes > this.#capacity && !this.#gone && !this.#error;
+  }
+
+  async #room(): Promise<void> {
+    while (this.#full()) await new Promise<void>((r) => (this.#wakeProducer = r));
   }
 
   /** No more chunks: the consumer's loop ends after the queued ones. */

@@ -6,10 +6,11 @@
 // undo on the job, so a failed or cancelled pull leaves nothing; a pull cut short by a crash
 // leaves only whole, verified blobs, which the next pull uses. The record comes last.
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Job } from '../../../drivers/handlers.js';
 import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.js';
-import { archiveError, decompress } from '../../../drivers/image/layer/compression.js';
+import { archiveError } from '../../../drivers/image/layer/compression.js';
+import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
 import type { BlobStore, WrittenBlob } from '../blobs.js';
 import { Channel } from './channel.js';
 import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
@@ -237,84 +238,78 @@ export async function fetchLayer(
   onBytes: (n: number, done: boolean) => void = () => {},
   unpack?: LayerSink,
 ): Promise<WrittenBlob> {
-  const { body, length } = await repo.blob(desc.digest);
-  if (length !== undefined && length !== desc.size) {
-    body.destroy();
-    throw invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
-  }
-  const staged = await blobs.stage().catch((e: unknown) => {
-    body.destroy();
+  const staged = await blobs.stage();
+  const { body, length } = await repo.blob(desc.digest).catch(async (e: unknown) => {
+    await staged.discard();
     throw e;
   });
-  const feed = new PassThrough({ highWaterMark: 1 << 20 });
-  const hash = createHash('sha256');
+  if (length !== undefined && length !== desc.size) {
+    body.destroy();
+    await staged.discard();
+    throw invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
+  }
   let verify!: { resolve: () => void; reject: (e: unknown) => void };
   const verified = new Promise<void>((resolve, reject) => (verify = { resolve, reject }));
   verified.catch(() => {}); // a driver that had the layer never awaits it
   const channel = unpack ? new Channel(1 << 20) : undefined;
   /** The first data error met downstream (the digests decide whether it is the one reported). */
   let dataError: unknown;
-  let stopFeeding = false;
-  let wake: (() => void) | undefined;
   /** A data error (bad gzip, bad tar) is kept while the download goes on; any other stops it. */
   const downstreamFailed = (e: unknown) => {
     const err = archiveError(e);
     if (err instanceof BerthError && err.code === 'invalid_parameter') dataError ??= err;
     else body.destroy(err as Error);
-    wake?.();
   };
 
   // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
   const unpacking = unpack?.(channel!, verified).finally(() => channel!.abandon());
   unpacking?.catch(downstreamFailed);
 
-  // Decompress, hash the diff id, hand the bytes on to the blob file and the unpack.
-  const writing = (async () => {
-    const { stream } = await decompress(feed);
-    const dh = createHash('sha256');
-    for await (const c of stream as AsyncIterable<Buffer>) {
-      dh.update(c);
-      const w = staged.write(c);
-      if (channel && !channel.abandoned) await channel.push(c);
-      await w;
-    }
-    return `sha256:${dh.digest('hex')}`;
-  })();
-  writing.catch((e: unknown) => {
-    stopFeeding = true; // the decompressor reads no more
-    downstreamFailed(e);
+  // Decompressed bytes: hashed for the diff id, handed to the blob file and to the unpack.
+  const diffHash = createHash('sha256');
+  const decoder = new PushDecoder((c) => {
+    diffHash.update(c);
+    const w = staged.write(c);
+    const u = channel?.push(c);
+    return w && u ? Promise.all([w, u]).then(() => {}) : (w ?? u);
   });
+  let decoding = true;
 
   const cleanup = async (err: unknown) => {
-    feed.destroy(err as Error);
+    decoder.destroy();
     channel?.fail(err);
     verify.reject(err);
-    await writing.catch(() => {});
     await unpacking?.catch(() => {});
     await staged.discard();
   };
 
+  // Compressed bytes: hashed for the blob digest and fed to the decoder as they arrive (events,
+  // not an async iterator, which would join chunks that wait into a new buffer).
+  const hash = createHash('sha256');
   let n = 0;
+  body.on('data', (c: Buffer) => {
+    hash.update(c);
+    n += c.length;
+    if (n > desc.size) return void body.destroy(invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`));
+    onBytes(n, false);
+    if (!decoding) return;
+    const p = decoder.write(c);
+    if (!p) return;
+    body.pause();
+    p.then(
+      () => body.resume(),
+      (e: unknown) => {
+        decoding = false; // the rest is still read and hashed
+        downstreamFailed(e);
+        body.resume();
+      },
+    );
+  });
   try {
-    for await (const chunk of body) {
-      const c = chunk as Buffer;
-      hash.update(c);
-      n += c.length;
-      if (n > desc.size) throw invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`);
-      onBytes(n, false);
-      if (!stopFeeding && !feed.write(c))
-        await new Promise<void>((resolve) => {
-          wake = () => {
-            feed.removeListener('drain', wake!);
-            wake = undefined;
-            resolve();
-          };
-          feed.once('drain', wake);
-        });
-    }
+    await finished(body);
   } catch (e) {
-    await cleanup(e);
     body.destroy();
+    await cleanup(e);
     throw e;
   }
   onBytes(n, true);
@@ -324,19 +319,22 @@ export async function fetchLayer(
     await cleanup(err);
     throw err;
   }
-  feed.end();
   const layerError = (e: unknown) => {
     const err = archiveError(e);
     return err instanceof BerthError ? invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err) : err;
   };
-  let diff: string;
   try {
-    diff = await writing;
+    if (decoding) await decoder.end();
   } catch (e) {
-    await cleanup(e);
-    throw layerError(e);
+    decoding = false;
+    downstreamFailed(e);
   }
-  if (diff !== diffId) {
+  if (!decoding) {
+    const err = dataError ?? new Error('internal: the decoder stopped without an error');
+    await cleanup(err);
+    throw layerError(err);
+  }
+  if (`sha256:${diffHash.digest('hex')}` !== diffId) {
     const err = invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
     await cleanup(err);
     throw err;

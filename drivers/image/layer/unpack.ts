@@ -209,7 +209,10 @@ class Unpacker {
         const w = h.size > ASYNC_FILE ? new FileWriter(fd) : undefined;
         try {
           if (w) {
-            for await (const chunk of body) await w.write(chunk);
+            for await (const chunk of body) {
+              const p = w.write(chunk);
+              if (p) await p;
+            }
             await w.flush();
           } else {
             for await (const chunk of body) {

@@ -16,7 +16,7 @@ export class FileWriter {
   #batch: Uint8Array[] = [];
   #len = 0;
   #inflight: Promise<void> | undefined;
-  #error: unknown;
+  #error: { e: unknown } | undefined;
 
   constructor(fd: number, position = 0) {
     this.#fd = fd;
@@ -28,39 +28,61 @@ export class FileWriter {
     return this.#pos + this.#len;
   }
 
-  /** Queue a chunk. Resolves at once unless a full batch must wait for the one in flight. */
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.#error !== undefined) throw this.#error;
-    if (chunk.length === 0) return;
+  /** Queue a chunk. Undefined when more may come at once; a promise when a full batch must wait
+   *  for the one in flight (it rejects with a write error). */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#error) return Promise.reject(this.#error.e);
+    if (chunk.length === 0) return undefined;
     this.#batch.push(chunk);
     this.#len += chunk.length;
-    if (this.#len >= BATCH || this.#batch.length >= MAX_IOV) await this.#send();
+    if (this.#len < BATCH && this.#batch.length < MAX_IOV) return undefined;
+    if (!this.#inflight) {
+      this.#send();
+      return undefined;
+    }
+    return this.#inflight.then(() => {
+      if (this.#error) throw this.#error.e;
+      if (this.#len && !this.#inflight) this.#send();
+    });
   }
 
   /** Write what is gathered and wait for every write to finish. */
   async flush(): Promise<void> {
-    if (this.#len) await this.#send();
-    await this.#inflight;
-    if (this.#error !== undefined) throw this.#error;
+    while (this.#inflight) await this.#inflight;
+    this.#check();
+    if (this.#len) {
+      this.#send();
+      await this.#inflight;
+    }
+    this.#check();
+  }
+
+  #check(): void {
+    if (this.#error) throw this.#error.e;
   }
 
   /** Wait for the write in flight (after a failure elsewhere, before the fd is closed). */
   async settle(): Promise<void> {
-    await this.#inflight?.catch(() => {});
+    while (this.#inflight) await this.#inflight;
   }
 
-  async #send(): Promise<void> {
-    await this.#inflight;
-    if (this.#error !== undefined) throw this.#error;
+  #send(): void {
     const bufs = this.#batch;
     const len = this.#len;
     const pos = this.#pos;
     this.#batch = [];
     this.#len = 0;
     this.#pos += len;
-    this.#inflight = writeAll(this.#fd, bufs, pos, len).catch((e: unknown) => {
-      this.#error = e;
-    });
+    const p = writeAll(this.#fd, bufs, pos, len).then(
+      () => {
+        if (this.#inflight === p) this.#inflight = undefined;
+      },
+      (e: unknown) => {
+        this.#error ??= { e };
+        if (this.#inflight === p) this.#inflight = undefined;
+      },
+    );
+    this.#inflight = p;
   }
 }
 
