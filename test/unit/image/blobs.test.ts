@@ -54,3 +54,36 @@ describe('content store', () => {
     expect(() => store.path('md5:abc')).toThrow('invalid digest');
   });
 });
+
+describe('staged blobs (a caller that hashes itself)', () => {
+  it('writes many chunks in order and names the blob only at commit', async () => {
+    const chunks = Array.from({ length: 300 }, (_, i) => Buffer.alloc(7919 + i, i & 0xff));
+    const all = Buffer.concat(chunks);
+    const s = await store.stage();
+    for (const c of chunks) {
+      const p = s.write(c);
+      if (p) await p;
+    }
+    expect(readdirSync(store.dir)).toEqual([]);
+    expect(readdirSync(store.tmpDir)).toHaveLength(1);
+    const w = await s.commit(sha256(all));
+    expect(w).toEqual({ digest: sha256(all), size: all.length, created: true });
+    expect(readFileSync(store.path(w.digest)).equals(all)).toBe(true);
+    expect(readdirSync(store.tmpDir)).toEqual([]);
+    await expect(s.write(Buffer.from('late'))).rejects.toThrow('committed or discarded');
+    // the same bytes again: the store keeps its copy, the temp file goes
+    const again = await store.stage();
+    void again.write(all);
+    expect(await again.commit(sha256(all))).toMatchObject({ created: false });
+    expect(readdirSync(store.tmpDir)).toEqual([]);
+  });
+
+  it('discard leaves nothing, even with a write in flight', async () => {
+    const s = await store.stage();
+    void s.write(Buffer.alloc(3 << 20, 1));
+    await s.discard();
+    await s.discard();
+    expect(readdirSync(store.tmpDir)).toEqual([]);
+    expect(readdirSync(store.dir)).toEqual([]);
+  });
+});

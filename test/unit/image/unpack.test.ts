@@ -201,6 +201,50 @@ describe('LayerStore', () => {
     expect(existsSync(join(base, 'drv', 'x'))).toBe(false);
   });
 
+  it('a streamed layer (a pull) is kept only once verified resolves; a large file goes out in batches', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 123);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    const tar = await makeTar([{ name: 'big.bin', content: big }, { name: 'small', content: 'x' }]);
+    const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+    const store = new LayerStore(join(base, 'drv'), { whiteouts: 'overlay', shortLinks: true, chown: false, exec: noExec, log: silentLog });
+    let verify!: () => void;
+    const verified = new Promise<void>((r) => (verify = r));
+    const pieces = Array.from({ length: Math.ceil(tar.length / 65536) }, (_, i) => tar.subarray(i * 65536, (i + 1) * 65536));
+    let done = false;
+    const p = store.unpack({ diffId, source: pieces, verified }, job()).then((r) => ((done = true), r));
+    await new Promise((r) => setTimeout(r, 50));
+    // everything is read and written, but nothing is in place before the caller says so
+    expect(done).toBe(false);
+    expect(await store.has(diffId)).toBe(false);
+    expect(readdirSync(join(base, 'drv', 'layers')).every((f) => f.startsWith('.tmp-'))).toBe(true);
+    verify();
+    expect(await p).toEqual({ diffId, size: big.length + 1 });
+    expect(readFileSync(join(store.diffDir(diffId), 'big.bin')).equals(big)).toBe(true);
+    // again: the layer is there, the stream is never read
+    const never: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('read a stream it did not need')) }),
+    };
+    expect(await store.unpack({ diffId, source: never, verified: new Promise(() => {}) }, job())).toEqual({ diffId, size: big.length + 1 });
+  });
+
+  it('a streamed layer whose verification fails, or whose stream fails, leaves nothing', async () => {
+    const tar = await makeTar([{ name: 'hello', content: 'world' }]);
+    const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+    const store = new LayerStore(join(base, 'drv'), { whiteouts: 'overlay', shortLinks: true, chown: false, exec: noExec, log: silentLog });
+    const j = job();
+    const bad = Promise.reject(new Error('blob digest mismatch'));
+    bad.catch(() => {});
+    await expect(store.unpack({ diffId, source: [tar], verified: bad }, j)).rejects.toThrow('blob digest mismatch');
+    async function* cut() {
+      yield tar.subarray(0, 700);
+      throw new Error('connection reset');
+    }
+    await expect(store.unpack({ diffId, source: cut(), verified: new Promise(() => {}) }, j)).rejects.toThrow('connection reset');
+    expect(readdirSync(join(base, 'drv', 'layers'))).toEqual([]);
+    expect(readdirSync(join(base, 'drv', 'l'))).toEqual([]);
+    expect(j.undo.size).toBe(0);
+  });
+
   it('sweeps interrupted unpacks and dangling links', async () => {
     const store = new LayerStore(join(base, 'drv'), { whiteouts: 'overlay', shortLinks: true, chown: false, exec: noExec, log: silentLog });
     mkdirSync(join(base, 'drv', 'layers', '.tmp-abc'), { recursive: true });

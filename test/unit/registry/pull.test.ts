@@ -3,7 +3,7 @@
 // tampered blobs and cancellations that leave nothing, cross-repository mounts, and the JSON
 // progress stream docker's CLI draws.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -221,6 +221,75 @@ describe('pull', () => {
     reg.tamper.set(sha(L[0]!.blob), L[0]!.blob.subarray(0, 10));
     expect((await rejection(pull(`${reg.host}/x:1`))).message).toMatch(/announced 10 bytes, the manifest says/);
     expect(leftovers()).toEqual(NOTHING);
+  });
+
+  it('a tampered layer that still decompresses to a good tar is refused after its unpack, leaving nothing', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const real = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/data', content: randomBytes(20_000) }]);
+    const L = [{ blob: gzipSync(real), diffId: sha(real), mediaType: MEDIA.dockerLayerGzip }];
+    publish('x', '1', L);
+    // same length as the real blob: a whole gzip of another tar, then zero padding (which gzip ignores)
+    const evil = gzipSync(await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/data', content: 'evil\n' }]));
+    reg.tamper.set(sha(L[0]!.blob), Buffer.concat([evil, Buffer.alloc(L[0]!.blob.length - evil.length)]));
+    const e = await rejection(pull(`${reg.host}/x:1`));
+    expect(isBerthError(e, 'invalid_parameter')).toBe(true);
+    expect(e.message).toMatch(new RegExp(`^blob ${sha(L[0]!.blob)} of ${reg.host}/x does not match its digest`));
+    expect(leftovers()).toEqual(NOTHING);
+  });
+
+  it('a layer whose digests match but whose tar is broken or escapes leaves nothing', async () => {
+    const good = await makeTar([{ name: 'ok', content: 'fine' }]);
+    const broken = Buffer.concat([good.subarray(0, 512), Buffer.alloc(600, 0x41)]);
+    broken.write('garbage!', 0);
+    const escaping = await makeTar([{ name: 'ok', content: '1' }, { name: '../outside', content: '2' }]);
+    for (const [tar, msg] of [
+      [broken, /^layer sha256:[0-9a-f]{64} of 127\.0\.0\.1:\d+\/b: invalid tar archive/],
+      [escaping, /climbs out with "\.\.": refusing to write outside the layer/],
+    ] as const) {
+      publish('b', '1', [{ blob: gzipSync(tar), diffId: sha(tar), mediaType: MEDIA.dockerLayerGzip }]);
+      const e = await rejection(pull(`${reg.host}/b:1`));
+      expect(isBerthError(e, 'invalid_parameter'), String(e)).toBe(true);
+      expect(e.message).toMatch(msg);
+      expect(leftovers()).toEqual(NOTHING);
+    }
+    expect(existsSync(join(d.config.dataRoot, 'image', 'vfs', 'outside'))).toBe(false);
+  });
+
+  it('streams big layers through (several MB, gzip in several members): content and blobs as sent', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const a = randomBytes(3_000_000);
+    const b = Buffer.from('compressible text\n'.repeat(200_000));
+    const tar = await makeTar([{ name: 'a.bin', content: a }, { name: 'dir/', type: 'directory' }, { name: 'dir/b.txt', content: b }]);
+    // a gzip of two members, as `cat x.gz y.gz` makes
+    const blob = Buffer.concat([gzipSync(tar.subarray(0, 1_000_001)), gzipSync(tar.subarray(1_000_001))]);
+    const plain = await makeTar([{ name: 'c.bin', content: randomBytes(2_500_000) }]);
+    const L = [
+      { blob, diffId: sha(tar), mediaType: MEDIA.dockerLayerGzip },
+      { blob: plain, diffId: sha(plain), mediaType: MEDIA.ociLayer },
+    ];
+    const { id } = publish('big', '1', L);
+    await pull(`${reg.host}/big:1`);
+    const diff = (l: Layer) => join(dir('vfs/layers'), l.diffId.slice(7), 'diff');
+    expect(readFileSync(join(diff(L[0]!), 'a.bin')).equals(a)).toBe(true);
+    expect(readFileSync(join(diff(L[0]!), 'dir/b.txt')).equals(b)).toBe(true);
+    expect(readFileSync(dir('blobs/sha256', L[0]!.diffId.slice(7))).equals(tar)).toBe(true);
+    expect(readFileSync(dir('blobs/sha256', L[1]!.diffId.slice(7))).equals(plain)).toBe(true);
+    expect(leftovers()).toEqual({ blobs: [id, ...L.map((l) => l.diffId.slice(7))].sort(), layers: L.map((l) => l.diffId.slice(7)).sort(), tmp: [], images: 1 });
+  });
+
+  it('a layer the driver has but the content store lost is downloaded again; the unpacked copy stays', async () => {
+    const L = await layers();
+    publish('x', '1', L);
+    await pull(`${reg.host}/x:1`);
+    const layerDir = join(dir('vfs/layers'), L[0]!.diffId.slice(7));
+    const ino = statSync(layerDir).ino;
+    rmSync(dir('blobs/sha256', L[0]!.diffId.slice(7))); // as a crash between two removals would leave it
+    const again = await pull(`${reg.host}/x:1`);
+    expect(again.lines).toContain(`${sha(L[0]!.blob).slice(7, 19)}: Pull complete`);
+    expect(sha(readFileSync(dir('blobs/sha256', L[0]!.diffId.slice(7))))).toBe(L[0]!.diffId);
+    expect(statSync(layerDir).ino).toBe(ino);
+    expect(readFileSync(join(layerDir, 'diff/etc/hostname'), 'utf8')).toBe('gzip layer\n');
+    expect(leftovers().tmp).toEqual([]);
   });
 
   it('refuses a tampered config and a config whose diff ids do not match the layers, leaving nothing', async () => {
