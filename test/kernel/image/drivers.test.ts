@@ -24,6 +24,7 @@ if (!isRoot) console.log(`skipping image driver kernel tests: ${skipReason}`);
 
 const job = (): Job => ({ id: 'k', name: 'test', log: silentLog, signal: new AbortController().signal, undo: new UndoStack() });
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const chunks = (b: Buffer, n: number) => Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));
 const mounted = (p: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
 
 async function layers(): Promise<Buffer[]> {
@@ -98,7 +99,10 @@ for (const [name, factory] of [
       for (const [i, t] of (await layers()).entries()) {
         const p = join(dir, 'blobs', String(i));
         writeFileSync(p, t);
-        diffIds.push((await drv.handlers.image_unpack({ layer: { diffId: sha(t), path: p, compression: 'none' } }, job())).diffId);
+        // the first two as a pull streams them (in 1000-byte pieces), the last from a blob file
+        const streamed = { diffId: sha(t), source: chunks(t, 1000), verified: Promise.resolve() };
+        const layer = i < 2 ? streamed : { diffId: sha(t), path: p, compression: 'none' as const };
+        diffIds.push((await drv.handlers.image_unpack({ layer }, job())).diffId);
       }
     });
     afterAll(async () => {
@@ -161,6 +165,16 @@ for (const [name, factory] of [
       const err = await drv.handlers.image_unpack({ layer: { diffId: sha(evil), path: p, compression: 'none' } }, job()).catch((e: unknown) => e);
       expect(isBerthError(err, 'invalid_parameter')).toBe(true);
       expect(existsSync(`/tmp/berth-escape-${process.pid}`)).toBe(false);
+      expect(readdirSync(join(dir, 'data', 'image', name, 'layers')).sort()).toEqual(before);
+    });
+
+    it('a streamed layer whose verification fails leaves no layer dir', async () => {
+      const t = await makeTar([{ name: 'dev/', type: 'directory' }, { name: 'dev/zero', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 5 }]);
+      const before = readdirSync(join(dir, 'data', 'image', name, 'layers')).sort();
+      const mismatch = Promise.reject(new Error('blob digest mismatch'));
+      mismatch.catch(() => {});
+      const err = await drv.handlers.image_unpack({ layer: { diffId: sha(t), source: chunks(t, 512), verified: mismatch } }, job()).catch((e: unknown) => e);
+      expect((err as Error).message).toBe('blob digest mismatch');
       expect(readdirSync(join(dir, 'data', 'image', name, 'layers')).sort()).toEqual(before);
     });
 
