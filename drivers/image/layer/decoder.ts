@@ -15,10 +15,13 @@ import { detectCompression, type Compression } from './compression.js';
 export type Sink = (chunk: Buffer) => Promise<void> | undefined;
 
 const EMPTY = Buffer.alloc(0);
-const CHUNK = 256 * 1024;
-/** Input is gathered into writes of this size: each inflate call is a thread-pool round trip, and
- *  64 KiB socket chunks made it cost 4x the CPU of 1 MiB ones (measured; the copy is cheaper). */
-const FEED = 1 << 20;
+/** Inflate output chunks (fewer thread-pool round trips and allocations than zlib's 16 KiB; 1 MiB
+ *  pulled ~15% faster than 256 KiB, measured). */
+const CHUNK = 1 << 20;
+/** Input is gathered into writes of up to this size: each inflate call is a thread-pool round
+ *  trip, and 64 KiB socket chunks made it cost 4x the CPU of 1 MiB ones (measured; the copy is
+ *  cheaper). */
+const FEED = 2 << 20;
 /** A gzip header longer than this (huge FEXTRA / FNAME / FCOMMENT) is refused. */
 const MAX_HEADER = 1 << 20;
 
