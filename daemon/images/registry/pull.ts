@@ -1,10 +1,11 @@
 // Pull one image: manifest (an index resolves to this platform's manifest), config, then the
-// layers three at a time. Each layer streams from the registry through a sha256 of the compressed
-// bytes and the decompressor into the content store, which names it by the sha256 of what came
-// out (the config's diff id) and keeps it only when both digests match; the layer is unpacked
-// right after. Layers the store has are skipped. Every step that adds something registers its
-// undo on the job, so a failed or cancelled pull leaves nothing; a pull cut short by a crash
-// leaves only whole, verified blobs, which the next pull uses. The record comes last.
+// layers three at a time. Each layer streams from the registry in one pass (fetchLayer): a sha256
+// of the compressed bytes, the decompressor, a sha256 of what comes out (the diff id), and from
+// there both a staged file in the content store and the storage driver's unpack into a temp dir.
+// Both are kept only when both digests match. Layers the store has are skipped. Every step that
+// adds something registers its undo on the job, so a failed or cancelled pull leaves nothing; a
+// pull cut short by a crash leaves only whole, verified blobs, which the next pull uses. The record
+// comes last.
 import { createHash } from 'node:crypto';
 import { finished } from 'node:stream/promises';
 import type { Job } from '../../../drivers/handlers.js';
@@ -122,7 +123,7 @@ export async function pullImage(client: RegistryClient, store: PullStore, job: J
   const rec = await store.record(cbytes, diffIds, job);
   const tags = ref.tag !== undefined && !ref.digest ? [familiarString({ domain: ref.domain, path: ref.path, tag: ref.tag })] : [];
   const { image, named } = await store.commit(rec, tags, [`${familiarName(ref)}@${top.digest}`]);
-  for (const p of pulled) await store.metadata.add(p.diffId, p.source).catch((err: unknown) => job.log.warn({ err }, 'cannot record where a layer came from'));
+  await Promise.all(pulled.map((p) => store.metadata.add(p.diffId, p.source).catch((err: unknown) => job.log.warn({ err }, 'cannot record where a layer came from'))));
   req.progress(message(`Digest: ${top.digest}`));
   return { image, digest: top.digest, changed: pulled.length > 0 || named };
 }
