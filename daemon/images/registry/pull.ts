@@ -274,7 +274,12 @@ export async function fetchLayer(
     const u = channel?.push(c);
     return w && u ? Promise.all([w, u]).then(() => {}) : (w ?? u);
   });
-  let decoding = true;
+  /** Set when the decoder (or a writer behind it) failed: the rest is only read and hashed. */
+  let decodeFailure: { e: unknown } | undefined;
+  const decodeFailed = (e: unknown) => {
+    decodeFailure ??= { e };
+    downstreamFailed(e);
+  };
 
   const cleanup = async (err: unknown) => {
     decoder.destroy();
@@ -293,15 +298,14 @@ export async function fetchLayer(
     n += c.length;
     if (n > desc.size) return void body.destroy(invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`));
     onBytes(n, false);
-    if (!decoding) return;
+    if (decodeFailure) return;
     const p = decoder.write(c);
     if (!p) return;
     body.pause();
     p.then(
       () => body.resume(),
       (e: unknown) => {
-        decoding = false; // the rest is still read and hashed
-        downstreamFailed(e);
+        decodeFailed(e);
         body.resume();
       },
     );
@@ -324,16 +328,10 @@ export async function fetchLayer(
     const err = archiveError(e);
     return err instanceof BerthError ? invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err) : err;
   };
-  try {
-    if (decoding) await decoder.end();
-  } catch (e) {
-    decoding = false;
-    downstreamFailed(e);
-  }
-  if (!decoding) {
-    const err = dataError ?? new Error('internal: the decoder stopped without an error');
-    await cleanup(err);
-    throw layerError(err);
+  if (!decodeFailure) await decoder.end().catch(decodeFailed);
+  if (decodeFailure) {
+    await cleanup(decodeFailure.e);
+    throw layerError(decodeFailure.e);
   }
   if (`sha256:${diffHash.digest('hex')}` !== diffId) {
     const err = invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);

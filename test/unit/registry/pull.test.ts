@@ -20,6 +20,9 @@ import { goArch } from '../../../daemon/api/routes/system.js';
 import { MEDIA } from '../../../daemon/images/registry/manifest.js';
 import type { JsonMessage } from '../../../daemon/images/registry/progress.js';
 import { makeTar } from '../../helpers/images.js';
+import { RegistryClient } from '../../../daemon/images/registry/client.js';
+import { fetchLayer, type LayerSink } from '../../../daemon/images/registry/pull.js';
+import { BlobStore } from '../../../daemon/images/blobs.js';
 import { FakeRegistry, sha } from './fake-registry.js';
 
 const ZST = readFileSync(join(import.meta.dirname, '../image/fixtures/layer.tar.zst'));
@@ -402,6 +405,49 @@ describe('push', () => {
     expect([...reg.manifests.get('r')!.keys()].filter((k) => !k.startsWith('sha256:')).sort()).toEqual(['a', 'b']);
     expect((await rejection(push(`${reg.host}/r`, 'zz'))).message).toBe(`tag does not exist: ${reg.host}/r:zz`);
     expect((await rejection(push(`${reg.host}/none`))).message).toBe(`An image does not exist locally with the tag: ${reg.host}/none`);
+  });
+});
+
+describe('fetchLayer with an unpack beside it', () => {
+  async function setupFetch() {
+    const { randomBytes } = await import('node:crypto');
+    const tar = await makeTar([{ name: 'a.bin', content: randomBytes(3_000_000) }]);
+    const blob = gzipSync(tar);
+    reg.addBlob('f', blob);
+    const desc = { mediaType: MEDIA.dockerLayerGzip, digest: sha(blob), size: blob.length };
+    const client = new RegistryClient({ insecure: [], mirrors: [], userAgent: 'test' });
+    const repo = client.repository({ domain: reg.host, path: 'f' }, { actions: ['pull'] });
+    const blobs = new BlobStore(join(d.config.dataRoot, 'fetch'));
+    await blobs.init();
+    return { tar, desc, client, repo, blobs };
+  }
+
+  it('an I/O error of the unpack stops the download and leaves no blob', async () => {
+    const { tar, desc, client, repo, blobs } = await setupFetch();
+    const sink: LayerSink = async (source) => {
+      for await (const _ of source) break;
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    await expect(fetchLayer(repo, blobs, desc, sha(tar), undefined, sink)).rejects.toThrow('ENOSPC');
+    expect(readdirSync(blobs.tmpDir)).toEqual([]);
+    expect(await blobs.has(sha(tar))).toBe(false);
+    client.close();
+  });
+
+  it('an unpack that declines (it has the layer) still gets the blob stored; one that fails after the blob is kept takes it back', async () => {
+    const { tar, desc, client, repo, blobs } = await setupFetch();
+    expect(await fetchLayer(repo, blobs, desc, sha(tar), undefined, async () => ({ size: 1 }))).toMatchObject({ digest: sha(tar), created: true });
+    expect(sha(await blobs.read(sha(tar)))).toBe(sha(tar));
+    await blobs.delete(sha(tar));
+    const late: LayerSink = async (source, verified) => {
+      for await (const _ of source) void _;
+      await verified;
+      throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' });
+    };
+    await expect(fetchLayer(repo, blobs, desc, sha(tar), undefined, late)).rejects.toThrow('EIO');
+    expect(await blobs.has(sha(tar))).toBe(false);
+    expect(readdirSync(blobs.tmpDir)).toEqual([]);
+    client.close();
   });
 });
 
