@@ -91,7 +91,8 @@ export class Engine {
       execs: {},
     };
     const abort = new AbortController();
-    if (parent) parent.signal.addEventListener('abort', () => abort.abort(parent.signal.reason), { once: true });
+    const onParentAbort = () => abort.abort(parent?.signal.reason);
+    parent?.signal.addEventListener('abort', onParentAbort, { once: true });
     const job: RunningJob = {
       id,
       name,
@@ -118,6 +119,7 @@ export class Engine {
       throw err;
     } finally {
       trace.durationMs = Math.round((performance.now() - t0) * 100) / 100;
+      parent?.signal.removeEventListener('abort', onParentAbort);
       this.#running.delete(job);
       const level = trace.outcome === 'ok' ? 'debug' : 'info';
       job.log[level](

@@ -124,6 +124,31 @@ describe('engine', () => {
     expect(e.recent().at(-1)!.execs).toEqual({ ip: 1, 'iptables-restore': 1 });
   });
 
+  it('lets go of the parent job after each step (no listener piles up on its signal)', async () => {
+    const e = new Engine(silentLog);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await e.job('pull', async (job) => {
+        for (let i = 0; i < 30; i++) await e.job(`layer ${i}`, async () => {}, { parent: job });
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('aborts the steps of an aborted job', async () => {
+    const e = new Engine(silentLog);
+    let seen: unknown;
+    const long = e.job('outer', (job) => e.job('inner', (inner) => new Promise<void>((res) => inner.signal.addEventListener('abort', () => ((seen = inner.signal.reason), res()))), { parent: job }));
+    expect(await e.drain(20)).toBe(false);
+    await long;
+    expect(String(seen)).toContain('shutdown timeout');
+  });
+
   it('refuses an unknown driver with not_found', async () => {
     const e = new Engine(silentLog);
     await expect(e.run('link', 'nope', net)).rejects.toMatchObject({ code: 'not_found' });
