@@ -61,7 +61,7 @@ export function ping(socketPath, agent) {
 export async function startDaemon(netns, dir, extra = []) {
   const sock = join(dir, 'berth.sock');
   const t0 = performance.now();
-  const p = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, BERTHD, '-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'pid'), '--name-prefix', prefix, '--bridge', `${prefix}b0`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const p = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, '--single-threaded-gc', BERTHD, '-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'pid'), '--name-prefix', prefix, '--bridge', `${prefix}b0`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
   onExit(() => p.exitCode === null && p.kill('SIGKILL'));
   for (;;) {
     if (p.exitCode !== null) throw new Error(`berthd exited ${p.exitCode}`);

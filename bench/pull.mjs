@@ -9,7 +9,7 @@
 // it; both ended by PID, the netns and temp dir removed at exit. Needs root and a built tree.
 // Usage: node bench/pull.mjs [RUNS]   (env BENCH_PREFIX: netns/name prefix, default bp<pid>;
 //        SIZES=10,50 image sizes in MB; PROF=<dir> writes berthd's CPU profile there;
-//        BERTHD_NODE_FLAGS="--single-threaded-gc" passes node flags to berthd)
+//        BERTHD_NODE_FLAGS passes node flags to berthd; default --single-threaded-gc, as berthd runs)
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ for (let i = 0; ; i++) {
 }
 const sock = join(dir, 'berth.sock');
 const berthd = startProc(
-  inNs([process.execPath, ...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF] : []), ...(process.env.BERTHD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), BERTHD, '-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'pid'), '--name-prefix', prefix, '--bridge', `${prefix}b0`, '--log-level', 'warn']),
+  inNs([process.execPath, ...(process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROF] : []), ...(process.env.BERTHD_NODE_FLAGS ?? '--single-threaded-gc').split(' ').filter(Boolean), BERTHD, '-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), '--pidfile', join(dir, 'pid'), '--name-prefix', prefix, '--bridge', `${prefix}b0`, '--log-level', 'warn']),
   'berthd',
 );
 const berthdPid = () => berthd.pid; // nsenter execs berthd: same PID

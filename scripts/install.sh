@@ -44,7 +44,8 @@ git rev-parse --short=12 HEAD >"$stage/COMMIT" 2>/dev/null || echo unknown >"$st
 
 # Wrappers with the node that installed them (systemd's PATH may not have it).
 for name in berthd berth; do
-  printf '#!/bin/sh\nexec %q %q "$@"\n' "$NODE" "$lib/dist/bin/$name.mjs" >"$DESTDIR$PREFIX/bin/$name"
+  flags=''; [[ $name == berthd ]] && flags=' --single-threaded-gc'
+  printf '#!/bin/sh\nexec %q%s %q "$@"\n' "$NODE" "$flags" "$lib/dist/bin/$name.mjs" >"$DESTDIR$PREFIX/bin/$name"
   chmod 0755 "$DESTDIR$PREFIX/bin/$name"
 done
 

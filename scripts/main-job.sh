@@ -25,7 +25,7 @@ bash scripts/deps.sh
 
 if ! { [[ -s $PIDFILE ]] && kill -0 "$(cat $PIDFILE)" 2>/dev/null; }; then
   echo "starting berthd (log: /var/log/berthd.log)"
-  nohup node "$ROOT/dist/bin/berthd.mjs" >>/var/log/berthd.log 2>&1 &
+  nohup node --single-threaded-gc "$ROOT/dist/bin/berthd.mjs" >>/var/log/berthd.log 2>&1 &
   for _ in $(seq 200); do $BERTH version >/dev/null 2>&1 && break; sleep 0.05; done
 fi
 $BERTH info | head -12

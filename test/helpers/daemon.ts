@@ -78,6 +78,7 @@ export async function startTestDaemon(opts: DaemonOptions): Promise<TestDaemon> 
   const host = `unix://${socket}`;
   const argv = [
     process.execPath,
+    '--single-threaded-gc', // as berthd's shebang and installed wrapper run it
     BERTHD,
     '-H',
     host,
