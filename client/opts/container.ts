@@ -395,14 +395,22 @@ export function parseContainerArgs(argv: string[], mode: 'run' | 'create'): Cont
 export type EndpointSettings = ReturnType<typeof endpointSettings>;
 
 /** Docker's EndpointSettings with every field, as its CLI marshals it. */
-function endpointSettings(e: { ipam?: Record<string, string>; links?: string[]; aliases?: string[]; mac?: string; driverOpts?: Record<string, string> }) {
+/** Docker's EndpointSettings as the docker CLI sends it (run/create and network connect). */
+export function endpointSettings(e: {
+  ipam?: Record<string, unknown>;
+  links?: string[];
+  aliases?: string[];
+  mac?: string;
+  driverOpts?: Record<string, string>;
+  gwPriority?: number;
+}) {
   return {
     IPAMConfig: e.ipam ?? null,
     Links: e.links ?? null,
     Aliases: e.aliases ?? null,
     MacAddress: e.mac ?? '',
     DriverOpts: e.driverOpts ?? null,
-    GwPriority: 0,
+    GwPriority: e.gwPriority ?? 0,
     NetworkID: '',
     EndpointID: '',
     Gateway: '',

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { defineCommand, UsageError } from '../../command.js';
 import { parseFlags } from '../../flags.js';
 import { seg } from '../container/shared.js';
+import { endpointSettings } from '../../opts/container.js';
 
 function ipFlag(flag: string, v: string | undefined, family: 4 | 6): string | undefined {
   if (v === undefined || v === '') return undefined;
@@ -43,27 +44,17 @@ export default defineCommand({
       network: args[0]!,
       body: {
         Container: args[1]!,
-        EndpointConfig: {
-          IPAMConfig: {
+        EndpointConfig: endpointSettings({
+          ipam: {
             ...(ipv4 ? { IPv4Address: ipv4 } : {}),
             ...(ipv6 ? { IPv6Address: ipv6 } : {}),
             ...(linkLocal.length ? { LinkLocalIPs: linkLocal } : {}),
           },
-          Links: links.length ? links : null,
-          Aliases: (flags.alias ?? []).flatMap((x) => x.split(',')),
-          MacAddress: '',
-          DriverOpts: driverOpts,
-          GwPriority: gw,
-          NetworkID: '',
-          EndpointID: '',
-          Gateway: '',
-          IPAddress: '',
-          IPPrefixLen: 0,
-          IPv6Gateway: '',
-          GlobalIPv6Address: '',
-          GlobalIPv6PrefixLen: 0,
-          DNSNames: null,
-        },
+          ...(links.length ? { links } : {}),
+          aliases: (flags.alias ?? []).flatMap((x) => x.split(',')),
+          driverOpts,
+          gwPriority: gw,
+        }),
       },
     };
   },
