@@ -21,6 +21,8 @@ export interface DaemonParts {
   events: EventBus;
   id: string;
   gitCommit?: string;
+  /** The layer download worker's file (dist/bin/layer-worker.mjs); without it pulls download in-process. */
+  layerWorker?: string | undefined;
 }
 
 export class Daemon {
@@ -31,6 +33,7 @@ export class Daemon {
   readonly events: EventBus;
   readonly id: string;
   readonly gitCommit: string;
+  readonly layerWorker: string | undefined;
   readonly startedAt = new Date();
   /** Long-lived responses (events, logs -f, attach): each entry ends its stream at shutdown. */
   readonly streams = new Set<() => void>();
@@ -46,6 +49,7 @@ export class Daemon {
     this.events = p.events;
     this.id = p.id;
     this.gitCommit = p.gitCommit ?? 'unknown';
+    this.layerWorker = p.layerWorker;
     this.images = new ImageService(this);
     this.networks = new NetworkService(this);
     this.containers = new ContainerService(this);

@@ -5,9 +5,9 @@
 // berthd: parse the config, take the pidfile, compose store → sys → drivers → engine → API, listen
 // on every -H socket, tell systemd, and on SIGINT/SIGTERM shut down in order.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { clearStaleSockets, openListeners, planListeners, type Listeners } from './listeners.js';
 import { FlagError } from '../client/flags.js';
@@ -64,7 +64,7 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
     const store = await FileStore.open<DaemonRecords>(join(cfg.dataRoot, 'state'), RECORD_KINDS, log);
     const engine = new Engine(log);
     const sys = opts.sys ?? realSys({ onExec: (argv) => engine.recordExec(argv) });
-    daemon = new Daemon({ config: cfg, log, store, engine, events: new EventBus(), id: engineId(cfg.dataRoot), gitCommit: gitCommit() });
+    daemon = new Daemon({ config: cfg, log, store, engine, events: new EventBus(), id: engineId(cfg.dataRoot), gitCommit: gitCommit(), layerWorker: layerWorkerFile() });
     await loadDrivers(daemon, { sys, names });
     await daemon.networks.init();
     await daemon.containers.init();
@@ -86,6 +86,7 @@ export async function startDaemon(cfg: Config, log: Log, opts: { sys?: Sys } = {
         const drained = await d.engine.drain(cfg.shutdownTimeout * 1000);
         if (!drained) log.warn({ timeoutS: cfg.shutdownTimeout }, 'jobs still running at the shutdown timeout: aborted');
         d.containers.shutdown();
+        d.images.shutdown();
         d.closeStreams();
         l.closeAllConnections();
         await closed;
@@ -131,6 +132,13 @@ function gitCommit(): string {
     }
   }
   return 'unknown';
+}
+
+/** The layer download worker, built beside the bundled daemon (dist/bin/layer-worker.mjs); absent
+ *  when berthd runs unbundled (pulls then download in the event loop). */
+function layerWorkerFile(): string | undefined {
+  const file = fileURLToPath(new URL('./layer-worker.mjs', import.meta.url));
+  return existsSync(file) ? file : undefined;
 }
 
 const USAGE = `Usage: berthd [OPTIONS]

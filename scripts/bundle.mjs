@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
 await build({
-  entryPoints: { berthd: 'dist/daemon/main.js', berth: 'dist/client/main.js', 'berthd-cleanup': 'dist/daemon/cleanup.js' },
+  entryPoints: { berthd: 'dist/daemon/main.js', berth: 'dist/client/main.js', 'berthd-cleanup': 'dist/daemon/cleanup.js', 'layer-worker': 'dist/daemon/images/registry/layer-worker.js' },
   outdir: 'dist/bin',
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -142,6 +142,16 @@ export class StagedBlob {
     return this.#size;
   }
 
+  /** The temp file (another thread may write it: see adopt). */
+  get path(): string {
+    return this.#tmp;
+  }
+
+  /** `bytes` were written to the temp file by someone else (the layer worker), none through here. */
+  adopt(bytes: number): void {
+    this.#size = bytes;
+  }
+
   /** Queue bytes (they must not change afterwards). A promise: wait for it before the next. */
   write(chunk: Uint8Array): Promise<void> | undefined {
     if (!this.#fh) return Promise.reject(new Error('internal: write to a committed or discarded blob'));

@@ -28,6 +28,7 @@ import { filterImages } from './wire.js';
 import { VERSION } from '../api/app.js';
 import { credentialsFrom, type Credentials } from './registry/auth.js';
 import { RegistryClient } from './registry/client.js';
+import { LayerWorkers } from './registry/offload.js';
 import { parsePlatform } from './registry/manifest.js';
 import { DistributionMetadata } from './registry/metadata.js';
 import { pullImage, type PullStore } from './registry/pull.js';
@@ -82,6 +83,7 @@ export class ImageService {
       insecure: d.config.insecureRegistries,
       mirrors: d.config.registryMirrors,
       userAgent: `berth/${VERSION} (linux; ${goArch(process.arch)})`,
+      ...(d.layerWorker ? { layerWorker: new LayerWorkers(d.layerWorker) } : {}),
     });
     this.#metadata = new DistributionMetadata(join(d.config.dataRoot, 'image'));
     this.#ready = (async () => {
@@ -90,6 +92,11 @@ export class ImageService {
       if (n) d.log.info({ count: n }, 'removed temp files of interrupted image writes');
     })();
     this.#ready.catch((err: unknown) => d.log.error({ err }, 'image store: cannot prepare the content store'));
+  }
+
+  /** Close registry connections and the layer download worker (the daemon's shutdown). */
+  shutdown(): void {
+    this.#registry.close();
   }
 
   /** Settles once the content store is prepared (it is made in the background at construction). */

@@ -13,11 +13,14 @@ import { sha256 } from '../blobs.js';
 import { basicHeader, parseWwwAuthenticate, repositoryScope, tokenFromAnswer, type Challenge, type Credentials } from './auth.js';
 import { Endpoints, HUB_AUTH_KEY, type Endpoint, type EndpointOptions } from './endpoints.js';
 import { readSmall, Transport, TransportError, type HttpResponse, type Method } from './http.js';
+import type { LayerWorkers } from './offload.js';
 import { MANIFEST_ACCEPT, MANIFEST_LIMIT, parseManifest, type Parsed } from './manifest.js';
 
 export interface RegistryClientOptions extends EndpointOptions {
   userAgent: string;
   idleTimeoutMs?: number;
+  /** Where layer downloads run (a worker thread); without one, in the daemon's event loop. */
+  layerWorker?: LayerWorkers;
 }
 
 export interface RepositoryOptions {
@@ -43,11 +46,13 @@ const ERROR_LIMIT = 64 * 1024;
 export class RegistryClient {
   readonly endpoints: Endpoints;
   readonly transport: Transport;
+  readonly layerWorker: LayerWorkers | undefined;
   /** Insecure registries whose HTTPS attempt failed: plain HTTP first from then on. */
   readonly #plain = new Set<string>();
 
   constructor(opts: RegistryClientOptions) {
     this.endpoints = new Endpoints(opts);
+    this.layerWorker = opts.layerWorker;
     this.transport = new Transport({ userAgent: opts.userAgent, ...(opts.idleTimeoutMs ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) });
   }
 
@@ -70,6 +75,7 @@ export class RegistryClient {
 
   close(): void {
     this.transport.close();
+    this.layerWorker?.close();
   }
 }
 
@@ -165,6 +171,24 @@ export class Repository {
   }
 
   // ---- blobs -------------------------------------------------------------------------------------
+
+  /** The worker thread layer downloads may run in, and what its GET of `digest` sends: the endpoint
+   *  in use and its token. Undefined without a worker or before a request chose the endpoint. */
+  offload(digest: string): { worker: LayerWorkers; url: URL; headers: Record<string, string>; skipVerify: boolean; idleMs: number; signal: AbortSignal | undefined } | undefined {
+    const ep = this.#pinned;
+    const worker = this.#client.layerWorker;
+    if (!ep || !worker) return undefined;
+    const auth = this.#auth.get(ep.base);
+    return {
+      worker,
+      url: this.#url(ep, `blobs/${digest}`),
+      headers: { 'User-Agent': this.#client.transport.userAgent, ...(auth ? { Authorization: auth } : {}) },
+      skipVerify: ep.skipVerify,
+      idleMs: this.#client.transport.idleMs,
+      signal: this.#o.signal,
+    };
+  }
+
 
   /** GET a blob: the response body (a stream the caller must consume) and its announced length. */
   async blob(digest: string): Promise<{ body: IncomingMessage; length: number | undefined }> {

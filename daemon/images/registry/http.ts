@@ -71,6 +71,14 @@ export class Transport {
     };
   }
 
+  get userAgent(): string {
+    return this.#ua;
+  }
+
+  get idleMs(): number {
+    return this.#idle;
+  }
+
   async request(r: HttpRequest): Promise<HttpResponse> {
     let url = r.url;
     const headers: Record<string, string> = { 'User-Agent': this.#ua, ...r.headers };

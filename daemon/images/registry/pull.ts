@@ -12,7 +12,7 @@ import type { Job } from '../../../drivers/handlers.js';
 import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.js';
 import { archiveError } from '../../../drivers/image/layer/compression.js';
 import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
-import type { BlobStore, WrittenBlob } from '../blobs.js';
+import type { BlobStore, StagedBlob, WrittenBlob } from '../blobs.js';
 import { Channel } from './channel.js';
 import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
 import { familiarName, familiarString, type Reference } from '../reference.js';
@@ -230,6 +230,8 @@ export type LayerSink = (source: AsyncIterable<Uint8Array>, verified: Promise<vo
  * temp dir). If the decompressing side fails on the data (bad gzip, bad tar), the rest is still read
  * and hashed: a digest mismatch is the error to report when there is one. An I/O error stops it at
  * once. `onBytes(n, done)` sees the bytes received.
+ * With a layer worker (offload.ts), the GET, both hashes, the decompressor and the blob file run in
+ * that thread and only the unpack stays here; an answer other than 200 there is asked again here.
  */
 export async function fetchLayer(
   repo: Repository,
@@ -240,53 +242,186 @@ export async function fetchLayer(
   unpack?: LayerSink,
 ): Promise<WrittenBlob> {
   const staged = await blobs.stage();
-  const { body, length } = await repo.blob(desc.digest).catch(async (e: unknown) => {
+  try {
+    const off = repo.offload(desc.digest);
+    if (off) {
+      const got = await inWorker(off, repo, blobs, staged, desc, diffId, onBytes, unpack);
+      if (got) return got;
+    }
+    return await inProcess(repo, blobs, staged, desc, diffId, onBytes, unpack);
+  } catch (e) {
     await staged.discard();
     throw e;
-  });
+  }
+}
+
+/** The driver's unpack beside one download: the channel it reads, the promise that lets it keep
+ *  the layer, and the first data error it met (the digests decide whether that is the one). */
+class Beside {
+  readonly channel: Channel | undefined;
+  readonly verified: Promise<void>;
+  readonly unpacking: Promise<unknown> | undefined;
+  dataError: unknown;
+  #verify!: { resolve: () => void; reject: (e: unknown) => void };
+
+  /** `stop` is called with an I/O error of the unpack: the download stops at once. */
+  constructor(unpack: LayerSink | undefined, stop: (e: unknown) => void) {
+    this.verified = new Promise<void>((resolve, reject) => (this.#verify = { resolve, reject }));
+    this.verified.catch(() => {}); // a driver that had the layer never awaits it
+    this.channel = unpack ? new Channel(1 << 20) : undefined;
+    // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
+    this.unpacking = unpack?.(this.channel!, this.verified).finally(() => this.channel!.abandon());
+    this.unpacking?.catch((e: unknown) => this.failed(e, stop));
+  }
+
+  /** A data error (bad gzip, bad tar) is kept while the download goes on; any other stops it. */
+  failed(e: unknown, stop: (e: unknown) => void): void {
+    const err = archiveError(e);
+    if (err instanceof BerthError && err.code === 'invalid_parameter') this.dataError ??= err;
+    else stop(err);
+  }
+
+  /** Nothing is kept: the unpack ends with `err`, the staged blob goes. */
+  async drop(err: unknown, staged: StagedBlob): Promise<void> {
+    this.channel?.fail(err);
+    this.#verify.reject(err);
+    await this.unpacking?.catch(() => {});
+    await staged.discard();
+  }
+
+  /** Both digests matched: the blob goes into the store, then the driver may keep the layer. */
+  async keep(staged: StagedBlob, blobs: BlobStore, diffId: string, layerError: (e: unknown) => unknown): Promise<WrittenBlob> {
+    this.channel?.end();
+    let w: WrittenBlob;
+    try {
+      w = await staged.commit(diffId);
+    } catch (e) {
+      this.#verify.reject(e);
+      this.channel?.fail(e);
+      await this.unpacking?.catch(() => {});
+      throw e;
+    }
+    this.#verify.resolve();
+    try {
+      await this.unpacking;
+    } catch (e) {
+      if (w.created) await blobs.delete(diffId).catch(() => {});
+      throw layerError(e);
+    }
+    return w;
+  }
+}
+
+const layerErrorOf = (repo: Repository, desc: Descriptor) => (e: unknown) => {
+  const err = archiveError(e);
+  return err instanceof BerthError ? invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err) : err;
+};
+const announcedError = (repo: Repository, desc: Descriptor, length: number) =>
+  invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
+const largerError = (repo: Repository, desc: Descriptor) => invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`);
+const digestError = (repo: Repository, desc: Descriptor, n: number, got: string) =>
+  invalidParameter(`blob ${desc.digest} of ${repo.fullName} does not match its digest: the registry sent ${n} bytes with digest ${got}`);
+const diffIdError = (repo: Repository, desc: Descriptor, diffId: string) =>
+  invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
+
+/** The download in the layer worker. Undefined when the registry answered other than 200 there. */
+async function inWorker(
+  off: NonNullable<ReturnType<Repository['offload']>>,
+  repo: Repository,
+  blobs: BlobStore,
+  staged: StagedBlob,
+  desc: Descriptor,
+  diffId: string,
+  onBytes: (n: number, done: boolean) => void,
+  unpack: LayerSink | undefined,
+): Promise<WrittenBlob | undefined> {
+  const stop = new AbortController();
+  let ioError: { e: unknown } | undefined;
+  const halt = (e: unknown) => {
+    ioError ??= { e };
+    stop.abort(e);
+  };
+  let beside: Beside | undefined;
+  const end = await off.worker.fetch(
+    { url: off.url.href, headers: off.headers, skipVerify: off.skipVerify, idleMs: off.idleMs, size: desc.size, blobPath: staged.path, chunks: unpack !== undefined },
+    {
+      onHead: () => (beside = new Beside(unpack, halt)),
+      onChunk: (c) => beside?.channel?.push(c),
+      onBytes: (n) => onBytes(n, false),
+      signal: off.signal ? AbortSignal.any([off.signal, stop.signal]) : stop.signal,
+    },
+  );
+  const fail = async (err: unknown): Promise<never> => {
+    await beside?.drop(err, staged);
+    throw err;
+  };
+  switch (end.t) {
+    case 'status':
+      return undefined;
+    case 'length':
+      return fail(announcedError(repo, desc, end.length));
+    case 'large':
+      return fail(largerError(repo, desc));
+    case 'error': {
+      if (ioError) return fail(ioError.e);
+      if (end.kind === 'io') return fail(Object.assign(new Error(end.message), { code: end.code }));
+      if (end.code === 'ABORT_ERR') return fail(new BerthError('system', end.message));
+      return fail(new BerthError('system', `registry ${repo.endpoint?.registry ?? repo.name.domain} is unreachable: ${end.message}`));
+    }
+  }
+  const b = beside!;
+  if (ioError) return fail(ioError.e);
+  onBytes(end.n, true);
+  if (end.digest !== desc.digest || end.n !== desc.size) return fail(digestError(repo, desc, end.n, end.digest));
+  const layerError = layerErrorOf(repo, desc);
+  if (end.decodeError) {
+    await b.drop(end.decodeError, staged);
+    throw layerError(Object.assign(new Error(end.decodeError.message), { code: end.decodeError.code }));
+  }
+  if (end.diffId !== diffId) return fail(diffIdError(repo, desc, diffId));
+  if (b.dataError !== undefined) {
+    await b.drop(b.dataError, staged);
+    throw layerError(b.dataError);
+  }
+  staged.adopt(end.out);
+  return b.keep(staged, blobs, diffId, layerError);
+}
+
+/** The download in this event loop. */
+async function inProcess(
+  repo: Repository,
+  blobs: BlobStore,
+  staged: StagedBlob,
+  desc: Descriptor,
+  diffId: string,
+  onBytes: (n: number, done: boolean) => void,
+  unpack: LayerSink | undefined,
+): Promise<WrittenBlob> {
+  const { body, length } = await repo.blob(desc.digest);
   if (length !== undefined && length !== desc.size) {
     body.destroy();
-    await staged.discard();
-    throw invalidParameter(`blob ${desc.digest} of ${repo.fullName}: the registry announced ${length} bytes, the manifest says ${desc.size}`);
+    throw announcedError(repo, desc, length);
   }
-  let verify!: { resolve: () => void; reject: (e: unknown) => void };
-  const verified = new Promise<void>((resolve, reject) => (verify = { resolve, reject }));
-  verified.catch(() => {}); // a driver that had the layer never awaits it
-  const channel = unpack ? new Channel(1 << 20) : undefined;
-  /** The first data error met downstream (the digests decide whether it is the one reported). */
-  let dataError: unknown;
-  /** A data error (bad gzip, bad tar) is kept while the download goes on; any other stops it. */
-  const downstreamFailed = (e: unknown) => {
-    const err = archiveError(e);
-    if (err instanceof BerthError && err.code === 'invalid_parameter') dataError ??= err;
-    else body.destroy(err as Error);
-  };
-
-  // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
-  const unpacking = unpack?.(channel!, verified).finally(() => channel!.abandon());
-  unpacking?.catch(downstreamFailed);
+  const b = new Beside(unpack, (e) => body.destroy(e as Error));
 
   // Decompressed bytes: hashed for the diff id, handed to the blob file and to the unpack.
   const diffHash = createHash('sha256');
   const decoder = new PushDecoder((c) => {
     diffHash.update(c);
     const w = staged.write(c);
-    const u = channel?.push(c);
+    const u = b.channel?.push(c);
     return w && u ? Promise.all([w, u]).then(() => {}) : (w ?? u);
   });
   /** Set when the decoder (or a writer behind it) failed: the rest is only read and hashed. */
   let decodeFailure: { e: unknown } | undefined;
   const decodeFailed = (e: unknown) => {
     decodeFailure ??= { e };
-    downstreamFailed(e);
+    b.failed(e, (err) => body.destroy(err as Error));
   };
-
-  const cleanup = async (err: unknown) => {
+  const fail = async (err: unknown): Promise<never> => {
     decoder.destroy();
-    channel?.fail(err);
-    verify.reject(err);
-    await unpacking?.catch(() => {});
-    await staged.discard();
+    await b.drop(err, staged);
+    throw err;
   };
 
   // Compressed bytes: hashed for the blob digest and fed to the decoder as they arrive (events,
@@ -296,7 +431,7 @@ export async function fetchLayer(
   body.on('data', (c: Buffer) => {
     hash.update(c);
     n += c.length;
-    if (n > desc.size) return void body.destroy(invalidParameter(`blob ${desc.digest} of ${repo.fullName} is larger than the ${desc.size} bytes its manifest says`));
+    if (n > desc.size) return void body.destroy(largerError(repo, desc));
     onBytes(n, false);
     if (decodeFailure) return;
     const p = decoder.write(c);
@@ -314,51 +449,21 @@ export async function fetchLayer(
     await finished(body);
   } catch (e) {
     body.destroy();
-    await cleanup(e);
-    throw e;
+    return fail(e);
   }
   onBytes(n, true);
   const got = `sha256:${hash.digest('hex')}`;
-  if (got !== desc.digest || n !== desc.size) {
-    const err = invalidParameter(`blob ${desc.digest} of ${repo.fullName} does not match its digest: the registry sent ${n} bytes with digest ${got}`);
-    await cleanup(err);
-    throw err;
-  }
-  const layerError = (e: unknown) => {
-    const err = archiveError(e);
-    return err instanceof BerthError ? invalidParameter(`layer ${desc.digest} of ${repo.fullName}: ${err.message}`, err) : err;
-  };
+  if (got !== desc.digest || n !== desc.size) return fail(digestError(repo, desc, n, got));
+  const layerError = layerErrorOf(repo, desc);
   if (!decodeFailure) await decoder.end().catch(decodeFailed);
   if (decodeFailure) {
-    await cleanup(decodeFailure.e);
+    await fail(decodeFailure.e).catch(() => {});
     throw layerError(decodeFailure.e);
   }
-  if (`sha256:${diffHash.digest('hex')}` !== diffId) {
-    const err = invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
-    await cleanup(err);
-    throw err;
+  if (`sha256:${diffHash.digest('hex')}` !== diffId) return fail(diffIdError(repo, desc, diffId));
+  if (b.dataError !== undefined) {
+    await fail(b.dataError).catch(() => {});
+    throw layerError(b.dataError);
   }
-  if (dataError !== undefined) {
-    await cleanup(dataError);
-    throw layerError(dataError);
-  }
-  // Both digests matched: the blob goes into the store, then the driver may keep the layer.
-  channel?.end();
-  let w: WrittenBlob;
-  try {
-    w = await staged.commit(diffId);
-  } catch (e) {
-    verify.reject(e);
-    channel?.fail(e);
-    await unpacking?.catch(() => {});
-    throw e;
-  }
-  verify.resolve();
-  try {
-    await unpacking;
-  } catch (e) {
-    if (w.created) await blobs.delete(diffId).catch(() => {});
-    throw layerError(e);
-  }
-  return w;
+  return b.keep(staged, blobs, diffId, layerError);
 }
