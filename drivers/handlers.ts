@@ -30,8 +30,22 @@ export interface LayerStream {
   diffId: string;
   /** The uncompressed tar. The caller hashes it; the driver does not. */
   source: AsyncIterable<Uint8Array>;
-  /** Settles after `source` ends: resolves when both the blob digest and the diff id matched. */
-  verified: Promise<void>;
+  /** Settles after `source` ends: resolves when both the blob digest and the diff id matched, with
+   *  the layer's tar-split record when the caller made one (the driver keeps it with the layer, so
+   *  the exact tar can be rebuilt: image_layer_tar) and no blob is kept. */
+  verified: Promise<LayerVerified | void>;
+}
+
+export interface LayerVerified {
+  /** The tar-split record (drivers/image/layer/tarsplit.ts) of exactly the bytes `source` gave. */
+  tarSplit?: Buffer | undefined;
+}
+
+/** An unpacked layer's original tar, rebuilt from its files and its tar-split record. */
+export interface LayerTar {
+  size: number;
+  /** The tar's bytes; the stream errors if they do not hash to the diff id. */
+  open(): import('node:stream').Readable;
 }
 
 export interface ProcessSpec {
@@ -107,6 +121,9 @@ export interface HandlerTypes {
   // image
   image_unpack: { in: { layer: LayerBlob | LayerStream }; out: { diffId: string; size: number } };
   image_remove_layer: { in: { diffId: string }; out: void };
+  /** The layer's tar rebuilt from its unpacked files, when it was kept with a tar-split record
+   *  (a pulled layer); undefined otherwise (its tar is a blob in the content store). */
+  image_layer_tar: { in: { diffId: string }; out: LayerTar | undefined };
   image_mount: { in: { containerId: string; layers: string[] }; out: { rootfs: string } };
   image_unmount: { in: { containerId: string; remove: boolean }; out: void };
   /** Unmount and remove every container rootfs whose id is not in `keep` (orphans of a crash). */
@@ -148,7 +165,7 @@ export const networkHandlers = [
   'link',
   'unlink',
 ] as const satisfies readonly HandlerName[];
-export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_mount', 'image_unmount', 'image_prune'] as const satisfies readonly HandlerName[];
+export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_layer_tar', 'image_mount', 'image_unmount', 'image_prune'] as const satisfies readonly HandlerName[];
 export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_stop', 'exec_delete'] as const satisfies readonly HandlerName[];
 
 export type NetworkHandlerName = (typeof networkHandlers)[number];

@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import type { Job } from '../../drivers/handlers.js';
+import type { Job, LayerTar } from '../../drivers/handlers.js';
 import { BerthError, conflict, invalidParameter, notFound } from '../../drivers/errors.js';
 import { archiveError, decompress } from '../../drivers/image/layer/compression.js';
 import type { Daemon } from '../daemon.js';
@@ -293,7 +293,7 @@ export class ImageService {
       throw invalidParameter(`invalid archive: the image has ${img.layers.length} layers but its config lists ${diffIds.length}`);
     let size = 0;
     for (const [i, diffId] of diffIds.entries()) {
-      if (!(await this.#blobs.has(diffId))) {
+      if ((await this.#layerTar(diffId)) === undefined) {
         const { stream } = await decompress(openSource(this.#blobs, img.layers[i]!));
         const w = await this.#blobs.write(stream, diffId).catch((e: unknown) => {
           if (e instanceof BerthError && e.code === 'invalid_parameter')
@@ -319,6 +319,25 @@ export class ImageService {
       layers: diffIds,
       ...(blob.comment ? { comment: blob.comment } : {}),
     };
+  }
+
+  /** A layer's tar: its blob in the content store (imported, loaded, committed layers), or rebuilt
+   *  by the storage driver from the unpacked layer and its tar-split record (pulled layers, which
+   *  are stored once). Undefined when neither is here. */
+  async #layerTar(diffId: string): Promise<LayerTar | undefined> {
+    if (await this.#blobs.has(diffId)) {
+      const size = await this.#blobs.size(diffId);
+      return { size, open: () => this.#blobs.stream(diffId) };
+    }
+    return this.#d.engine.run('image_layer_tar', this.driver, { diffId });
+  }
+
+  /** Refuses (404) an image whose config or a layer's tar is not here. */
+  async #checkComplete(rec: ImageRecord): Promise<void> {
+    for (const d of [`sha256:${rec.id}`, ...rec.layers]) {
+      const here = d === `sha256:${rec.id}` ? await this.#blobs.has(d) : (await this.#layerTar(d)) !== undefined;
+      if (!here) throw notFound(`blob ${d} of image ${rec.id.slice(0, 12)} is missing`);
+    }
   }
 
   #unpack(diffId: string, job: Job): Promise<{ diffId: string; size: number }> {
@@ -362,7 +381,7 @@ export class ImageService {
     }
     const images = [...chosen.values()];
     // Everything the tar needs must exist before we start answering.
-    for (const { rec } of images) for (const d of [`sha256:${rec.id}`, ...rec.layers]) if (!(await this.#blobs.has(d))) throw notFound(`blob ${d} of image ${rec.id.slice(0, 12)} is missing`);
+    for (const { rec } of images) await this.#checkComplete(rec);
     for (const { rec } of images) this.#event('save', rec.id, [...(chosen.get(rec.id)?.tags ?? [])][0] ?? `sha256:${rec.id}`);
     return Readable.from(this.#saveTar(images));
   }
@@ -376,17 +395,21 @@ export class ImageService {
           if (data) p.entry(h, data, cb);
           else p.entry(h, cb).end(undefined);
         });
-      const addFile = async (name: string, path: string, size: number) =>
+      const addFile = async (name: string, tar: LayerTar) =>
         new Promise<void>((resolve, reject) => {
-          const sink = p.entry({ name, size, mode: 0o444, mtime: EPOCH }, (err) => (err ? reject(err) : resolve()));
-          const src = this.#blobs.stream(`sha256:${name.slice('blobs/sha256/'.length)}`);
+          const sink = p.entry({ name, size: tar.size, mode: 0o444, mtime: EPOCH }, (err) => (err ? reject(err) : resolve()));
+          const src = tar.open();
           src.on('error', (e) => {
             sink.destroy(e);
             reject(e);
           });
           src.pipe(sink as unknown as NodeJS.WritableStream);
-          void path;
         });
+      const blobOrLayer = async (d: string): Promise<LayerTar> => {
+        const t = await this.#layerTar(d);
+        if (!t) throw notFound(`blob ${d} is missing`);
+        return t;
+      };
       await add({ name: 'blobs/', type: 'directory', mode: 0o755, mtime: EPOCH });
       await add({ name: 'blobs/sha256/', type: 'directory', mode: 0o755, mtime: EPOCH });
       const sent = new Set<string>();
@@ -397,7 +420,7 @@ export class ImageService {
         for (const d of [`sha256:${rec.id}`, ...rec.layers]) {
           if (sent.has(d)) continue;
           sent.add(d);
-          await addFile(`blobs/sha256/${hexOf(d)}`, this.#blobs.path(d), await this.#blobs.size(d));
+          await addFile(`blobs/sha256/${hexOf(d)}`, await blobOrLayer(d));
         }
         const manifest = Buffer.from(
           JSON.stringify({
@@ -405,7 +428,7 @@ export class ImageService {
             mediaType: 'application/vnd.oci.image.manifest.v1+json',
             config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${rec.id}`, size: await this.#blobs.size(`sha256:${rec.id}`) },
             layers: await Promise.all(
-              rec.layers.map(async (l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: l, size: await this.#blobs.size(l) })),
+              rec.layers.map(async (l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: l, size: (await blobOrLayer(l)).size })),
             ),
           }),
         );
@@ -492,12 +515,11 @@ export class ImageService {
       if (!image) throw notFound(`tag does not exist: ${repoName}:${t}`);
       return { tag: t, image };
     });
-    for (const { image } of list)
-      for (const l of [`sha256:${image.id}`, ...image.layers]) if (!(await this.#blobs.has(l))) throw notFound(`blob ${l} of image ${image.id.slice(0, 12)} is missing`);
+    for (const { image } of list) await this.#checkComplete(image);
     return this.#d.engine.job('image_push', async () => {
       const pushed = await pushImages(
         this.#registry,
-        { blobs: this.#blobs, metadata: this.#metadata, addDigest: async (image, rd) => void (await this.#commit(image, [], [rd])) },
+        { blobs: this.#blobs, metadata: this.#metadata, layerTar: (d) => this.#layerTar(d), addDigest: async (image, rd) => void (await this.#commit(image, [], [rd])) },
         { name: { domain: r.domain, path: r.path }, tags: list, creds: o.creds, signal: o.signal, progress: o.progress },
       );
       for (const { tag: t, image } of list) this.#event('push', image.id, `${repoName}:${t}`);
@@ -526,6 +548,7 @@ export class ImageService {
       downloads: this.#downloads,
       unpack: (diffId, job) => this.#unpack(diffId, job),
       unpackStream: (diffId, source, verified, job) => this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, source, verified } }, job),
+      hasLayer: async (diffId) => (await this.#layerTar(diffId)) !== undefined,
       image: (id) => this.#d.store.get('image', id),
       record: (config, diffIds, job) => this.#loadOne({ config, tags: [], layers: diffIds.map((digest) => ({ kind: 'blob' as const, digest })) }, job),
       commit: async (rec, tags, digests) => {

@@ -131,6 +131,8 @@ describe.skipIf(!isRoot || !hasRegistry)('pull and push with a real registry', (
   const imageDir = () => join(d.dir, 'data/image');
   const blobs = () => readdirSync(join(imageDir(), 'blobs/sha256')).sort();
   const layers = () => readdirSync(join(imageDir(), 'overlay/layers')).filter((f) => !f.startsWith('.')).sort();
+  /** Unpacks in progress (the driver's temp dirs). */
+  const layerTmp = () => readdirSync(join(imageDir(), 'overlay/layers')).filter((f) => f.startsWith('.tmp-'));
   const tmp = () => readdirSync(join(imageDir(), 'tmp'));
   const ids = async () => (await d.cli(['images', '-q', '--no-trunc'])).stdout.split('\n').filter(Boolean).sort();
   const ok = (r: Result) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -329,6 +331,45 @@ describe.skipIf(!isRoot || !hasRegistry)('pull and push with a real registry', (
     ok(await d.cli(['rmi', `${R}/tamper:1`]));
   });
 
+  it('a pulled layer is kept once (unpacked, no blob); save and a push elsewhere rebuild its exact tar', async () => {
+    const tar = await makeTar([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/motd', content: 'kept once\n' },
+      { name: 'bin/', type: 'directory' },
+      { name: 'bin/tool', content: randomBytes(700_000), mode: 0o755 },
+      { name: 'bin/alias', type: 'symlink', linkname: 'tool' },
+      { name: `deep/${'x'.repeat(120)}/file.txt`, content: 'a long name\n' },
+      { name: 'empty', content: '' },
+    ]);
+    const f = join(dir, 'once.tar');
+    writeFileSync(f, tar);
+    const id = (await d.cli(['import', f, `${R}/once:1`])).stdout.trim();
+    ok(await d.cli(['push', `${R}/once:1`]));
+    ok(await d.cli(['rmi', `${R}/once:1`]));
+    ok(await d.cli(['pull', `${R}/once:1`]));
+    expect(await ids()).toContain(id);
+    expect(blobs()).not.toContain(sha(tar).slice(7));
+    expect(existsSync(join(imageDir(), 'overlay/layers', sha(tar).slice(7), 'tar-split'))).toBe(true);
+
+    // save: the layer's blob in the archive is the original tar
+    const out = join(dir, 'once-saved.tar');
+    ok(await d.cli(['save', '-o', out, `${R}/once:1`]));
+    const x = join(dir, 'once-x');
+    await must(['mkdir', '-p', x]);
+    await must(['tar', '-xf', out, '-C', x, `blobs/sha256/${sha(tar).slice(7)}`]);
+    expect(sha(readFileSync(join(x, 'blobs/sha256', sha(tar).slice(7))))).toBe(sha(tar));
+
+    // a push to another registry name uploads the rebuilt tar; pulling it back checks the diff id
+    ok(await d.cli(['tag', `${R}/once:1`, '127.0.0.1:5000/once-copy:1']));
+    const push = await d.cli(['push', '127.0.0.1:5000/once-copy:1']);
+    ok(push);
+    expect(push.stdout).toContain('Pushed');
+    ok(await d.cli(['rmi', `${R}/once:1`, '127.0.0.1:5000/once-copy:1']));
+    ok(await d.cli(['pull', '127.0.0.1:5000/once-copy:1']));
+    expect((await d.cli(['image', 'inspect', '-f', '{{.Id}}', '127.0.0.1:5000/once-copy:1'])).stdout.trim()).toBe(id);
+    ok(await d.cli(['rmi', '127.0.0.1:5000/once-copy:1']));
+  });
+
   it('a pull cut short (client killed, then berthd killed) leaves no partial blob; the next pull completes', async () => {
     const id = await randomImage(`${R}/big:1`, 6_000_000);
     ok(await d.cli(['push', `${R}/big:1`]));
@@ -339,20 +380,21 @@ describe.skipIf(!isRoot || !hasRegistry)('pull and push with a real registry', (
 
     // 1. the client goes away mid-download: berthd cancels and undoes
     const cli = spawn(process.execPath, [BERTH, '-H', d.host, 'pull', 'localhost:5001/big:1'], { stdio: 'ignore' });
-    await until('a layer download', () => tmp().some((f) => f.startsWith('blob-')));
+    // (a pulled layer is unpacked while it downloads, into the driver's temp dir; no blob is staged)
+    await until('a layer download', () => layerTmp().length > 0);
     cli.kill('SIGKILL');
-    await until('the cancelled pull to clean up', () => tmp().length === 0);
+    await until('the cancelled pull to clean up', () => tmp().length === 0 && layerTmp().length === 0);
     expect({ blobs: blobs(), layers: layers(), ids: await ids() }).toEqual(state);
     expect(d.log()).toContain('the client went away');
 
     // 2. berthd dies mid-download: the temp file is swept at the next start
     const cli2 = spawn(process.execPath, [BERTH, '-H', d.host, 'pull', 'localhost:5001/big:1'], { stdio: 'ignore' });
-    await until('a layer download', () => tmp().some((f) => f.startsWith('blob-')));
+    await until('a layer download', () => layerTmp().length > 0);
     await d.kill9();
     await exited(cli2);
-    expect(tmp().length).toBeGreaterThan(0);
+    expect(layerTmp().length).toBeGreaterThan(0);
     await d.restart();
-    await until('the temp files to be swept', () => tmp().length === 0 && d.log().includes('removed temp files of interrupted image writes'));
+    await until('the temp files to be swept', () => tmp().length === 0 && layerTmp().length === 0);
 
     const done = await d.cli(['pull', 'localhost:5001/big:1'], { timeoutMs: 30_000 });
     ok(done);

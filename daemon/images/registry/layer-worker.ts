@@ -14,6 +14,7 @@ import https from 'node:https';
 import { parentPort } from 'node:worker_threads';
 import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
 import { FileWriter } from '../../../drivers/image/layer/writer.js';
+import { TarSplitter } from '../../../drivers/image/layer/tarsplit.js';
 import type { FromWorker, ToWorker, FetchOrder } from './offload.js';
 
 /** Decompressed bytes handed to the daemon and not yet acknowledged, per download. */
@@ -159,9 +160,11 @@ class Download {
     const { id, size } = this.#o;
     const writer = this.#o.blobPath !== undefined ? new Writer(this.#o.blobPath) : undefined;
     const diffHash = createHash('sha256');
+    const splitter = this.#o.split ? new TarSplitter({ whiteouts: 'overlay' }) : undefined;
     let out = 0;
     const decoder = new PushDecoder((c) => {
       diffHash.update(c);
+      splitter?.push(c);
       out += c.length;
       const w = writer?.write(c);
       if (this.#o.chunks && !this.#aborted) this.#send(c, writer !== undefined);
@@ -213,7 +216,9 @@ class Download {
       if ((e as NodeJS.ErrnoException).code === 'ETOOLARGE') return post({ t: 'large', id });
       throw e instanceof TransportFailure || writer?.failed ? e : new TransportFailure((e as NodeJS.ErrnoException).code, (e as Error).message);
     }
-    post({ t: 'end', id, n, digest: `sha256:${hash.digest('hex')}`, out, diffId: `sha256:${diffHash.digest('hex')}`, decodeError });
+    const s = decodeError ? undefined : splitter?.finish();
+    const split = s ? { record: new Uint8Array(s.record).buffer, size: s.size, exact: s.exact } : undefined;
+    post({ t: 'end', id, n, digest: `sha256:${hash.digest('hex')}`, out, diffId: `sha256:${diffHash.digest('hex')}`, decodeError, split }, split ? [split.record] : undefined);
   }
 
   /** Hand a decompressed chunk to the daemon: moved when it owns its memory and nothing else

@@ -21,6 +21,8 @@ export interface FetchOrder {
   blobPath: string | undefined;
   /** Send the decompressed chunks back (for the unpack). */
   chunks: boolean;
+  /** Make the tar-split record of the decompressed bytes (tarsplit.ts). */
+  split: boolean;
 }
 
 export type ToWorker = FetchOrder | { t: 'ack'; id: number; bytes: number } | { t: 'abort'; id: number; reason: string };
@@ -33,7 +35,16 @@ export type Ending =
   /** More bytes came than the manifest's size. */
   | { t: 'large'; id: number }
   /** The body ended: what was received and what came out of the decompressor. */
-  | { t: 'end'; id: number; n: number; digest: string; out: number; diffId: string; decodeError: { message: string; code: string | undefined } | undefined }
+  | {
+      t: 'end';
+      id: number;
+      n: number;
+      digest: string;
+      out: number;
+      diffId: string;
+      decodeError: { message: string; code: string | undefined } | undefined;
+      split: { record: ArrayBuffer; size: number; exact: boolean } | undefined;
+    }
   | { t: 'error'; id: number; kind: 'transport' | 'io'; code: string | undefined; message: string };
 
 /** Besides the ending: 'head' (a 200 with the right length: chunks follow), the chunks, progress. */

@@ -13,6 +13,8 @@ import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.
 import { archiveError } from '../../../drivers/image/layer/compression.js';
 import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
 import type { BlobStore, StagedBlob, WrittenBlob } from '../blobs.js';
+import type { LayerVerified } from '../../../drivers/handlers.js';
+import { TarSplitter, type SplitResult } from '../../../drivers/image/layer/tarsplit.js';
 import { Channel } from './channel.js';
 import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
 import { familiarName, familiarString, type Reference } from '../reference.js';
@@ -37,7 +39,9 @@ export interface PullStore {
   /** Unpack a layer blob with the storage driver (idempotent). */
   unpack(diffId: string, job: Job): Promise<{ size: number }>;
   /** Unpack a layer while it downloads: the driver keeps it once `verified` resolves. */
-  unpackStream(diffId: string, source: AsyncIterable<Uint8Array>, verified: Promise<void>, job: Job): Promise<{ size: number }>;
+  unpackStream(diffId: string, source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>, job: Job): Promise<{ size: number }>;
+  /** Whether the layer's tar is here: a blob, or an unpacked layer with its tar-split record. */
+  hasLayer(diffId: string): Promise<boolean>;
   image(id: string): ImageRecord | undefined;
   /** The record of a verified config whose layers are in the store (writes the config blob). */
   record(config: Buffer, diffIds: string[], job: Job): Promise<ImageRecord>;
@@ -129,7 +133,7 @@ export async function pullImage(client: RegistryClient, store: PullStore, job: J
 }
 
 async function allPresent(store: PullStore, diffIds: string[]): Promise<boolean> {
-  for (const d of diffIds) if (!(await store.blobs.has(d))) return false;
+  for (const d of diffIds) if (!(await store.hasLayer(d))) return false;
   return true;
 }
 
@@ -175,7 +179,7 @@ async function layer(repo: Repository, store: PullStore, job: Job, desc: Descrip
   const id = shortId(desc.digest);
   const inflight = store.downloads.get(diffId);
   if (inflight) await inflight.catch(() => {});
-  if (await store.blobs.has(diffId)) {
+  if (await store.hasLayer(diffId)) {
     progress(action('Already exists', id));
     await store.unpack(diffId, job);
     return false;
@@ -209,27 +213,38 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
     },
     (source, verified) => store.unpackStream(diffId, source, verified, job),
   );
-  if (w.created)
-    job.undo.push('delete pulled layer blob', async () => {
-      if (!store.isReferenced(diffId)) await store.blobs.delete(diffId);
-    });
+  if (!(await store.hasLayer(diffId))) {
+    // No way to rebuild its tar: the record could not capture it (a member replaced an earlier
+    // one's file: w.exact is false), or the driver had the layer already without a record. The
+    // tar is kept as a blob, fetched again.
+    job.log.info({ layer: diffId, exact: w.exact }, 'layer tar kept as a blob: it cannot be rebuilt from the unpacked files');
+    const again = await fetchLayer(repo, store.blobs, desc, diffId);
+    if (again.blob?.created)
+      job.undo.push('delete pulled layer blob', async () => {
+        if (!store.isReferenced(diffId)) await store.blobs.delete(diffId);
+      });
+  }
   progress(action('Download complete', id));
 }
 
 /** Where a layer's uncompressed tar goes while it downloads (a storage driver's streamed unpack):
  *  it keeps the layer only once `verified` resolves. Resolves when it kept (or already had) it. */
-export type LayerSink = (source: AsyncIterable<Uint8Array>, verified: Promise<void>) => Promise<unknown>;
+export type LayerSink = (source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>) => Promise<unknown>;
 
 /**
  * Stream one compressed layer blob from the registry, hashing every byte once: the compressed
  * bytes (the blob digest) as they arrive, the decompressed ones (the diff id) as they come out of
- * the decompressor, which hands them on to the content store (a staged temp file) and, when
- * `unpack` is given, to the storage driver at the same time. Nothing is kept unless both digests
- * match: the staged blob is renamed into `blobs/sha256/<diff id>` and the driver's `verified`
- * resolves only then; otherwise the temp file goes and `verified` rejects (the driver removes its
- * temp dir). If the decompressing side fails on the data (bad gzip, bad tar), the rest is still read
- * and hashed: a digest mismatch is the error to report when there is one. An I/O error stops it at
- * once. `onBytes(n, done)` sees the bytes received.
+ * the decompressor, which hands them on to the storage driver's `unpack` and to a tar splitter
+ * (tarsplit.ts) — or, without an unpack, to the content store (a staged temp file). A layer is so
+ * stored once: unpacked, with its tar-split record, from which its exact tar is rebuilt for save
+ * and push (like Docker's and Podman's); the result's `exact` is false when the record could not
+ * capture the tar (a member replaced an earlier one's file): the caller then fetches the blob too.
+ * Nothing is kept unless both digests match: the driver's `verified` resolves (with the record)
+ * or the staged blob is renamed into `blobs/sha256/<diff id>` only then; otherwise `verified`
+ * rejects (the driver removes its temp dir) and the temp file goes. If the decompressing side fails
+ * on the data (bad gzip, bad tar), the rest is still read and hashed: a digest mismatch is the
+ * error to report when there is one. An I/O error stops it at once. `onBytes(n, done)` sees the
+ * bytes received.
  * With a layer worker (offload.ts), the GET, both hashes, the decompressor and the blob file run in
  * that thread and only the unpack stays here; an answer other than 200 there is asked again here.
  */
@@ -240,8 +255,8 @@ export async function fetchLayer(
   diffId: string,
   onBytes: (n: number, done: boolean) => void = () => {},
   unpack?: LayerSink,
-): Promise<WrittenBlob> {
-  const staged = await blobs.stage();
+): Promise<Fetched> {
+  const staged = unpack ? undefined : await blobs.stage();
   try {
     const off = repo.offload(desc.digest);
     if (off) {
@@ -250,23 +265,30 @@ export async function fetchLayer(
     }
     return await inProcess(repo, blobs, staged, desc, diffId, onBytes, unpack);
   } catch (e) {
-    await staged.discard();
+    await staged?.discard();
     throw e;
   }
+}
+
+export interface Fetched {
+  /** Without an unpack: the blob written (or found) in the content store. */
+  blob?: WrittenBlob;
+  /** With an unpack: the tar-split record given to the driver captures the tar exactly. */
+  exact: boolean;
 }
 
 /** The driver's unpack beside one download: the channel it reads, the promise that lets it keep
  *  the layer, and the first data error it met (the digests decide whether that is the one). */
 class Beside {
   readonly channel: Channel | undefined;
-  readonly verified: Promise<void>;
+  readonly verified: Promise<LayerVerified>;
   readonly unpacking: Promise<unknown> | undefined;
   dataError: unknown;
-  #verify!: { resolve: () => void; reject: (e: unknown) => void };
+  #verify!: { resolve: (v: LayerVerified) => void; reject: (e: unknown) => void };
 
   /** `stop` is called with an I/O error of the unpack: the download stops at once. */
   constructor(unpack: LayerSink | undefined, stop: (e: unknown) => void) {
-    this.verified = new Promise<void>((resolve, reject) => (this.#verify = { resolve, reject }));
+    this.verified = new Promise<LayerVerified>((resolve, reject) => (this.#verify = { resolve, reject }));
     this.verified.catch(() => {}); // a driver that had the layer never awaits it
     this.channel = unpack ? new Channel(1 << 20) : undefined;
     // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
@@ -282,33 +304,35 @@ class Beside {
   }
 
   /** Nothing is kept: the unpack ends with `err`, the staged blob goes. */
-  async drop(err: unknown, staged: StagedBlob): Promise<void> {
+  async drop(err: unknown, staged: StagedBlob | undefined): Promise<void> {
     this.channel?.fail(err);
     this.#verify.reject(err);
     await this.unpacking?.catch(() => {});
-    await staged.discard();
+    await staged?.discard();
   }
 
-  /** Both digests matched: the blob goes into the store, then the driver may keep the layer. */
-  async keep(staged: StagedBlob, blobs: BlobStore, diffId: string, layerError: (e: unknown) => unknown): Promise<WrittenBlob> {
+  /** Both digests matched: the blob goes into the store (blob mode), then the driver may keep the
+   *  layer, with the tar-split record when it is exact. */
+  async keep(staged: StagedBlob | undefined, blobs: BlobStore, diffId: string, split: SplitResult | undefined, layerError: (e: unknown) => unknown): Promise<Fetched> {
     this.channel?.end();
-    let w: WrittenBlob;
+    let w: WrittenBlob | undefined;
     try {
-      w = await staged.commit(diffId);
+      w = await staged?.commit(diffId);
     } catch (e) {
       this.#verify.reject(e);
       this.channel?.fail(e);
       await this.unpacking?.catch(() => {});
       throw e;
     }
-    this.#verify.resolve();
+    const exact = split?.exact === true;
+    this.#verify.resolve({ tarSplit: exact ? split!.record : undefined });
     try {
       await this.unpacking;
     } catch (e) {
-      if (w.created) await blobs.delete(diffId).catch(() => {});
+      if (w?.created) await blobs.delete(diffId).catch(() => {});
       throw layerError(e);
     }
-    return w;
+    return { ...(w ? { blob: w } : {}), exact };
   }
 }
 
@@ -329,12 +353,12 @@ async function inWorker(
   off: NonNullable<ReturnType<Repository['offload']>>,
   repo: Repository,
   blobs: BlobStore,
-  staged: StagedBlob,
+  staged: StagedBlob | undefined,
   desc: Descriptor,
   diffId: string,
   onBytes: (n: number, done: boolean) => void,
   unpack: LayerSink | undefined,
-): Promise<WrittenBlob | undefined> {
+): Promise<Fetched | undefined> {
   const stop = new AbortController();
   let ioError: { e: unknown } | undefined;
   const halt = (e: unknown) => {
@@ -343,7 +367,7 @@ async function inWorker(
   };
   let beside: Beside | undefined;
   const end = await off.worker.fetch(
-    { url: off.url.href, headers: off.headers, skipVerify: off.skipVerify, idleMs: off.idleMs, size: desc.size, blobPath: staged.path, chunks: unpack !== undefined },
+    { url: off.url.href, headers: off.headers, skipVerify: off.skipVerify, idleMs: off.idleMs, size: desc.size, blobPath: staged?.path, chunks: unpack !== undefined, split: unpack !== undefined },
     {
       onHead: () => (beside = new Beside(unpack, halt)),
       onChunk: (c) => beside?.channel?.push(c),
@@ -383,20 +407,21 @@ async function inWorker(
     await b.drop(b.dataError, staged);
     throw layerError(b.dataError);
   }
-  staged.adopt(end.out);
-  return b.keep(staged, blobs, diffId, layerError);
+  staged?.adopt(end.out);
+  const split = end.split ? { record: Buffer.from(end.split.record), size: end.split.size, exact: end.split.exact } : undefined;
+  return b.keep(staged, blobs, diffId, split, layerError);
 }
 
 /** The download in this event loop. */
 async function inProcess(
   repo: Repository,
   blobs: BlobStore,
-  staged: StagedBlob,
+  staged: StagedBlob | undefined,
   desc: Descriptor,
   diffId: string,
   onBytes: (n: number, done: boolean) => void,
   unpack: LayerSink | undefined,
-): Promise<WrittenBlob> {
+): Promise<Fetched> {
   const { body, length } = await repo.blob(desc.digest);
   if (length !== undefined && length !== desc.size) {
     body.destroy();
@@ -406,9 +431,11 @@ async function inProcess(
 
   // Decompressed bytes: hashed for the diff id, handed to the blob file and to the unpack.
   const diffHash = createHash('sha256');
+  const splitter = unpack ? new TarSplitter({ whiteouts: 'overlay' }) : undefined;
   const decoder = new PushDecoder((c) => {
     diffHash.update(c);
-    const w = staged.write(c);
+    splitter?.push(c);
+    const w = staged?.write(c);
     const u = b.channel?.push(c);
     return w && u ? Promise.all([w, u]).then(() => {}) : (w ?? u);
   });
@@ -465,5 +492,5 @@ async function inProcess(
     await fail(b.dataError).catch(() => {});
     throw layerError(b.dataError);
   }
-  return b.keep(staged, blobs, diffId, layerError);
+  return b.keep(staged, blobs, diffId, splitter?.finish(), layerError);
 }

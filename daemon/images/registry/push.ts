@@ -5,6 +5,8 @@
 // manifest under the tag. Where each blob went is remembered (metadata.ts) for the next push.
 import { createGzip } from 'node:zlib';
 import type { BlobStore } from '../blobs.js';
+import type { LayerTar } from '../../../drivers/handlers.js';
+import { notFound } from '../../../drivers/errors.js';
 import { familiarName, type Reference } from '../reference.js';
 import type { ImageRecord } from '../types.js';
 import type { Credentials } from './auth.js';
@@ -18,6 +20,8 @@ export const PUSH_CONCURRENCY = 3;
 
 export interface PushStore {
   blobs: BlobStore;
+  /** A layer's tar: its blob, or rebuilt from the unpacked layer (undefined: not here). */
+  layerTar(diffId: string): Promise<LayerTar | undefined>;
   metadata: DistributionMetadata;
   /** Record that `image` is in a registry under this "name@sha256:…". */
   addDigest(image: ImageRecord, repoDigest: string): Promise<void>;
@@ -122,10 +126,12 @@ async function pushLayer(repo: Repository, store: PushStore, diffId: string, sou
       return { mediaType: s.mediaType, digest: s.digest, size: s.size };
     }
   }
-  const total = await store.blobs.size(diffId);
+  const tar = await store.layerTar(diffId);
+  if (!tar) throw notFound(`layer ${diffId} is missing`);
+  const total = tar.size;
   const throttle = new Throttle();
   let read = 0;
-  const src = store.blobs.stream(diffId);
+  const src = tar.open();
   src.on('data', (c: Buffer | string) => {
     read += c.length;
     if (throttle.due(id)) progress(bytes('Pushing', id, read, total));

@@ -1,20 +1,24 @@
 // The unpacked layers of one image driver, under <data-root>/image/<driver>/:
 //   layers/<hex>/diff   the layer's files (hex = the diff id's)     layers/<hex>/size   its size
 //   layers/<hex>/link   overlay only: the short name in l/           l/<short> → ../layers/<hex>/diff
+//   layers/<hex>/tar-split  a pulled layer's tar-split record: its exact tar is rebuilt from it and
+//                       diff/ (image_layer_tar), so the pull keeps no blob of it
 //   layers/.tmp-*       an unpack or removal in progress (swept by restore)
 // A layer is unpacked once, into a temp dir renamed into place when complete, so a layer dir that
 // exists is whole. Unpacking a blob verifies the diff id of what it read; unpacking a stream (a
 // pull) leaves the hashing to the caller and renames only after the caller's `verified` resolved.
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile, chmod } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { invalidParameter, notFound } from '../../errors.js';
-import type { Job, LayerBlob, LayerStream } from '../../handlers.js';
+import type { Job, LayerBlob, LayerStream, LayerTar } from '../../handlers.js';
 import type { Exec } from '../../sys/exec.js';
 import type { Log } from '../../log.js';
 import { decompress } from './compression.js';
 import { unpackLayer } from './unpack.js';
+import { assembleTar, splitSize } from './tarsplit.js';
 
 export const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
 
@@ -34,6 +38,7 @@ export interface LayerStoreOptions {
 }
 
 const TMP = '.tmp-';
+const TAR_SPLIT = 'tar-split';
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 function shortId(): string {
@@ -92,7 +97,8 @@ export class LayerStore {
       let r: Awaited<ReturnType<typeof unpackLayer>>;
       if ('source' in blob) {
         r = await unpackLayer(blob.source, join(tmp, 'diff'), { ...opts, hash: false });
-        await blob.verified;
+        const v = await blob.verified;
+        if (v?.tarSplit) await writeFile(join(tmp, TAR_SPLIT), v.tarSplit, { mode: 0o600 });
       } else {
         const { stream } = await decompress(createReadStream(blob.path));
         r = await unpackLayer(stream, join(tmp, 'diff'), opts);
@@ -123,6 +129,33 @@ export class LayerStore {
       if (link) await unlink(link).catch(() => {});
       throw e;
     }
+  }
+
+  /** The layer's original tar, rebuilt from diff/ and its tar-split record; undefined for a layer
+   *  without one (unpacked from a blob the content store keeps) or not unpacked. The stream checks
+   *  the bytes against the diff id (a changed layer dir fails it rather than giving another tar). */
+  async tar(diffId: string): Promise<LayerTar | undefined> {
+    const dir = join(this.layersDir, digestHex(diffId));
+    const record = await readFile(join(dir, TAR_SPLIT)).catch(() => undefined);
+    if (!record) return undefined;
+    const diff = join(dir, 'diff');
+    return {
+      size: splitSize(record),
+      open: () => {
+        const hash = createHash('sha256');
+        const check = new Transform({
+          transform(c: Buffer, _e, cb) {
+            hash.update(c);
+            cb(null, c);
+          },
+          flush(cb) {
+            const got = `sha256:${hash.digest('hex')}`;
+            cb(got === diffId ? null : new Error(`layer ${diffId} rebuilt from its files has digest ${got}: the layer dir changed`));
+          },
+        });
+        return assembleTar(record, diff).on('error', (e) => check.destroy(e)).pipe(check);
+      },
+    };
   }
 
   /** Remove an unpacked layer (its link first). Idempotent. */

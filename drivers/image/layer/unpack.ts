@@ -231,7 +231,7 @@ class Unpacker {
       }
       case 'symlink': {
         await drain();
-        if (h.linkname.includes('\0') || h.linkname === '') throw invalidParameter(`invalid symlink target for ${JSON.stringify(h.name)}`);
+        if (!h.linkname || h.linkname.includes('\0')) throw invalidParameter(`invalid symlink target for ${JSON.stringify(h.name)}`);
         await this.#clear(rel, false);
         symlinkSync(h.linkname, abs);
         if (this.opts.chown) lchownSync(abs, h.uid, h.gid);
@@ -240,7 +240,7 @@ class Unpacker {
       }
       case 'link': {
         await drain();
-        const target = cleanMemberPath(h.linkname);
+        const target = cleanMemberPath(h.linkname ?? '');
         if (target === '') throw invalidParameter(`hardlink ${JSON.stringify(h.name)} points at the layer root`);
         // The target must be inside this layer, reached through real directories, and not a dir.
         for (const p of parentsOf(target)) {

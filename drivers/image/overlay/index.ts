@@ -29,6 +29,7 @@ const overlay: DriverFactory = (ctx): ImageDriver => {
     handlers: {
       image_unpack: ({ layer }, job) => layers.unpack(layer, job),
       image_remove_layer: ({ diffId }) => layers.remove(diffId),
+      image_layer_tar: ({ diffId }) => layers.tar(diffId),
       async image_mount({ containerId, layers: diffIds }, job) {
         const cdir = containerDir(containerId);
         const merged = join(cdir, 'merged');

@@ -15,6 +15,7 @@ import vfs from '../../../drivers/image/vfs/index.js';
 import type { DriverFactory, ImageDriver } from '../../../drivers/driver.js';
 import { realSys } from '../../../drivers/sys/index.js';
 import { makeNames } from '../../../drivers/names.js';
+import { TarSplitter } from '../../../drivers/image/layer/tarsplit.js';
 import { silentLog } from '../../../drivers/log.js';
 import { UndoStack } from '../../../drivers/undo.js';
 import type { Job } from '../../../drivers/handlers.js';
@@ -84,6 +85,7 @@ for (const [name, factory] of [
     let dir: string;
     let drv: ImageDriver;
     let diffIds: string[];
+    let tars: Buffer[];
     const cid = 'e'.repeat(64);
     beforeAll(async () => {
       dir = testDir(`img${name}`);
@@ -95,12 +97,19 @@ for (const [name, factory] of [
         config: { dataRoot: join(dir, 'data'), execRoot: join(dir, 'run'), bridge: 'x', icc: true, ipForward: false, runtime: 'runc', storageDriver: name },
       })) as ImageDriver;
       diffIds = [];
+      tars = [];
       mkdirSync(join(dir, 'blobs'));
       for (const [i, t] of (await layers()).entries()) {
         const p = join(dir, 'blobs', String(i));
         writeFileSync(p, t);
         // the first two as a pull streams them (in 1000-byte pieces), the last from a blob file
-        const streamed = { diffId: sha(t), source: chunks(t, 1000), verified: Promise.resolve() };
+        // (with their tar-split record, as a pull makes it)
+        const splitter = new TarSplitter({ whiteouts: 'overlay' });
+        splitter.push(t);
+        const split = splitter.finish();
+        expect(split.exact).toBe(true);
+        tars.push(t);
+        const streamed = { diffId: sha(t), source: chunks(t, 1000), verified: Promise.resolve({ tarSplit: split.record }) };
         const layer = i < 2 ? streamed : { diffId: sha(t), path: p, compression: 'none' as const };
         diffIds.push((await drv.handlers.image_unpack({ layer }, job())).diffId);
       }
@@ -166,6 +175,29 @@ for (const [name, factory] of [
       expect(isBerthError(err, 'invalid_parameter')).toBe(true);
       expect(existsSync(`/tmp/berth-escape-${process.pid}`)).toBe(false);
       expect(readdirSync(join(dir, 'data', 'image', name, 'layers')).sort()).toEqual(before);
+    });
+
+    it('rebuilds the exact tar of a streamed layer from its files and tar-split record (whiteouts, devices, owners); a changed file fails it', async () => {
+      for (const i of [0, 1]) {
+        const t = await drv.handlers.image_layer_tar({ diffId: diffIds[i]! }, job());
+        expect(t?.size).toBe(tars[i]!.length);
+        const chunksOut: Buffer[] = [];
+        for await (const c of t!.open()) chunksOut.push(c as Buffer);
+        expect(sha(Buffer.concat(chunksOut))).toBe(diffIds[i]);
+      }
+      expect(await drv.handlers.image_layer_tar({ diffId: diffIds[2]! }, job())).toBeUndefined(); // from a blob: the blob is its tar
+      const victim = join(dir, 'data', 'image', name, 'layers', diffIds[0]!.slice(7), 'diff', 'bin', 'busybox');
+      const saved = readFileSync(victim);
+      writeFileSync(victim, Buffer.concat([saved.subarray(0, saved.length - 1), Buffer.from([saved[saved.length - 1]! ^ 1])]));
+      try {
+        const t = await drv.handlers.image_layer_tar({ diffId: diffIds[0]! }, job());
+        const err = await (async () => {
+          for await (const _ of t!.open()) void _;
+        })().catch((e: unknown) => e);
+        expect((err as Error).message).toMatch(/rebuilt from its files has digest .*: the layer dir changed/);
+      } finally {
+        writeFileSync(victim, saved);
+      }
     });
 
     it('a streamed layer whose verification fails leaves no layer dir', async () => {

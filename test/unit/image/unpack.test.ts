@@ -152,6 +152,17 @@ describe('unpackLayer', () => {
     expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('keep me');
   });
 
+  it('a symlink or hardlink without a target is invalid_parameter, not a crash', async () => {
+    for (const [type, msg] of [
+      ['symlink', 'invalid symlink target for "x"'],
+      ['link', 'hardlink "x" points at the layer root'],
+    ] as const) {
+      const tar = await makeTar([{ name: 'x', type, linkname: '' }]);
+      const err = await unpackLayer([tar], layer, { whiteouts: 'keep', chown: false, exec: noExec }).catch((e: unknown) => e);
+      expect(isBerthError(err, 'invalid_parameter') && (err as Error).message).toBe(msg);
+    }
+  });
+
   it('refuses an empty stream', async () => {
     await expect(unpackLayer([], layer, { whiteouts: 'keep', chown: false, exec: noExec })).rejects.toThrow('empty');
   });

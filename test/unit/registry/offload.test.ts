@@ -61,35 +61,47 @@ describe.skipIf(!built)('fetchLayer in the layer worker (skipped: run `npm run b
   }
 
   /** An unpack that hashes what it reads and keeps it once verified. */
-  function sink(): { fn: LayerSink; got: () => string; kept: () => boolean } {
+  function sink(): { fn: LayerSink; got: () => string; kept: () => boolean; record: () => Buffer | undefined } {
     const h = createHash('sha256');
     let kept = false;
+    let record: Buffer | undefined;
     return {
       fn: async (source, verified) => {
         for await (const c of source) h.update(c);
-        await verified;
+        record = (await verified).tarSplit;
         kept = true;
       },
       got: () => `sha256:${h.digest('hex')}`,
       kept: () => kept,
+      record: () => record,
     };
   }
 
   const leftovers = () => readdirSync(blobs.tmpDir);
 
-  it('downloads, verifies, stores the blob and hands the unpack every byte; progress counts the compressed bytes', async () => {
+  it('downloads, verifies and hands the unpack every byte and the tar-split record (no blob); progress counts the compressed bytes', async () => {
     await setup();
     const { tar, desc, repo } = await layer();
     const s = sink();
     const seen: number[] = [];
     const w = await fetchLayer(repo, blobs, desc, sha(tar), (n) => seen.push(n), s.fn);
     expect(calls).toBe(1);
-    expect(w).toEqual({ digest: sha(tar), size: tar.length, created: true });
+    expect(w).toEqual({ exact: true });
     expect(s.got()).toBe(sha(tar));
     expect(s.kept()).toBe(true);
-    expect(sha(await blobs.read(sha(tar)))).toBe(sha(tar));
+    expect(s.record()?.subarray(0, 4).toString()).toBe('BTS1');
+    expect(await blobs.has(sha(tar))).toBe(false);
     expect(seen.at(-1)).toBe(desc.size);
     expect(seen.length).toBeGreaterThan(2);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('without an unpack, stores the blob (written by the worker, renamed here)', async () => {
+    await setup();
+    const { tar, desc, repo } = await layer();
+    expect(await fetchLayer(repo, blobs, desc, sha(tar))).toEqual({ exact: false, blob: { digest: sha(tar), size: tar.length, created: true } });
+    expect(calls).toBe(1);
+    expect(sha(await blobs.read(sha(tar)))).toBe(sha(tar));
     expect(leftovers()).toEqual([]);
   });
 
