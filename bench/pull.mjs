@@ -1,10 +1,13 @@
 // bench/pull.mjs — `pull` of a multi-layer image of random data from a loopback registry
-// (docker-registry), against curl downloading the same blobs (3 at a time, to files and to
-// /dev/null), and berthd's peak RSS during the pull for a 10 MB and a 50 MB image (it must not
-// grow with the image: layers are streamed, never buffered). Two berth figures: the whole pull
-// through berthd's API (download, verify, decompress, store, unpack by the storage driver,
-// record), and the registry client's download path alone (fetchLayer into a content store: the
-// same bytes curl fetches, verified and stored), run in a process inside the netns.
+// (docker-registry), against curl downloading the same blobs (3 at a time): to files (the plain
+// download: written to the page cache, as the pull's unpacked files are), to files then fsynced
+// (a durable copy), and to /dev/null; and berthd's peak RSS during the pull for a 10 MB and a 50 MB
+// image (it must not grow with the image: layers are streamed, never buffered). A round is one
+// pull then each curl, so they share the machine's moods (a 2-vCPU VM with neighbours); medians of
+// RUNS rounds. Two berth figures: the whole pull through berthd's API (download, verify both
+// digests, decompress, unpack by the storage driver with the tar-split record, record), and the
+// registry client's download path alone (fetchLayer in the layer worker into a content-store blob:
+// the same bytes curl fetches, verified and stored), run in a process inside the netns.
 // Everything runs in a throwaway netns (<prefix>-host): registry on 127.0.0.1:5000, berthd beside
 // it; both ended by PID, the netns and temp dir removed at exit. Needs root and a built tree.
 // Usage: node bench/pull.mjs [RUNS]   (env BENCH_PREFIX: netns/name prefix, default bp<pid>;
@@ -61,9 +64,9 @@ execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
 
 
 function startProc(argv, label) {
-  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', process.env.PT ? 'inherit' : 'pipe'] });
   let err = '';
-  p.stderr.on('data', (c) => (err += c.toString()));
+  p.stderr?.on('data', (c) => (err += c.toString()));
   p.on('exit', (c) => c && c !== 0 && process.exitCode === undefined && console.error(`${label} exited ${c}: ${err}`));
   procs.push(p);
   return p;
@@ -191,7 +194,10 @@ function rssKiB(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
-function curlSeconds(img, toFiles) {
+/** curl of every layer blob, 3 at a time: to files ('files'), to files then fsync of each
+ *  ('fsync'), or to /dev/null ('null'). */
+function curlSeconds(img, mode) {
+  const toFiles = mode !== 'null';
   const out = join(dir, 'curl');
   rmSync(out, { recursive: true, force: true });
   execFileSync('mkdir', ['-p', out]);
@@ -199,7 +205,7 @@ function curlSeconds(img, toFiles) {
   for (const [i, l] of img.layers.entries()) args.push('-o', toFiles ? join(out, `l${i}`) : '/dev/null', `http://127.0.0.1:${PORT}/v2/${img.repo}/blobs/${l.digest}`);
   const t = performance.now();
   curl(args);
-  if (toFiles) execFileSync('sync', ['-f', out]);
+  if (mode === 'fsync') execFileSync('sync', readdirSync(out).map((f) => join(out, f)));
   const s = (performance.now() - t) / 1000;
   rmSync(out, { recursive: true, force: true });
   return s;
@@ -239,13 +245,15 @@ async function downloadOnly({ repo, layers, diffIds, runs, dir: base }) {
   const { fetchLayer } = await imp('daemon/images/registry/pull.js');
   const { inBatches } = await imp('daemon/images/registry/concurrency.js');
   const { BlobStore } = await imp('daemon/images/blobs.js');
-  const client = new RegistryClient({ insecure: [], mirrors: [], userAgent: 'berth-bench' });
+  const { LayerWorkers } = await imp('daemon/images/registry/offload.js');
+  const client = new RegistryClient({ insecure: [], mirrors: [], userAgent: 'berth-bench', layerWorker: new LayerWorkers(join(ROOT, 'dist/bin/layer-worker.mjs')) });
   const times = [];
   for (let i = 0; i <= runs; i++) {
     const root = join(base, `store-${i}`);
     const blobs = new BlobStore(root);
     await blobs.init();
     const r = client.repository({ domain: `127.0.0.1:${PORT}`, path: repo }, { actions: ['pull'] });
+    await r.blobSize(layers[0].digest); // picks the endpoint, as a pull's manifest GET does
     const t = performance.now();
     await inBatches(layers, 3, (l, j) => fetchLayer(r, blobs, { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', ...l }, diffIds[j]));
     if (i > 0) times.push((performance.now() - t) / 1000);
@@ -265,19 +273,22 @@ try {
   for (const mb of SIZES_MB) {
     const img = makeImage(`bench${mb}`, mb);
     const MB = img.bytes / 1e6;
-    await pullOnce(img); // warm-up (JIT, page cache of the registry's files)
+    await pullOnce(img); // warm-up (JIT, the layer workers, page cache of the registry's files)
     const pulls = [];
-    for (let i = 0; i < RUNS; i++) pulls.push(await pullOnce(img));
     const curlFiles = [];
+    const curlSync = [];
     const curlNull = [];
     for (let i = 0; i < RUNS; i++) {
-      curlFiles.push(curlSeconds(img, true));
-      curlNull.push(curlSeconds(img, false));
+      pulls.push(await pullOnce(img));
+      curlFiles.push(curlSeconds(img, 'files'));
+      curlSync.push(curlSeconds(img, 'fsync'));
+      curlNull.push(curlSeconds(img, 'null'));
     }
     const fetchS = downloadSeconds(img);
     const pull = median(pulls.map((p) => p.s));
     const dl = median(pulls.map((p) => p.downloadS));
     const cf = median(curlFiles);
+    const cs = median(curlSync);
     const cn = median(curlNull);
     results[`${mb}MB`] = {
       image_MB: round(MB),
@@ -289,9 +300,12 @@ try {
       client_download_path_MBps: round(MB / fetchS),
       curl_to_files_s: round(cf, 3),
       curl_to_files_MBps: round(MB / cf),
+      curl_to_files_fsync_s: round(cs, 3),
+      curl_to_files_fsync_MBps: round(MB / cs),
       curl_to_devnull_s: round(cn, 3),
       curl_to_devnull_MBps: round(MB / cn),
       pull_vs_curl_to_files_pct: round((cf / pull) * 100),
+      pull_vs_curl_to_files_fsync_pct: round((cs / pull) * 100),
       client_download_path_vs_curl_to_files_pct: round((cf / fetchS) * 100),
       berthd_cpu_s: round(median(pulls.map((p) => p.cpuS)), 3),
       berthd_main_thread_cpu_s: round(median(pulls.map((p) => p.mainS)), 3),

@@ -7,8 +7,8 @@
 // A layer is unpacked once, into a temp dir renamed into place when complete, so a layer dir that
 // exists is whole. Unpacking a blob verifies the diff id of what it read; unpacking a stream (a
 // pull) leaves the hashing to the caller and renames only after the caller's `verified` resolved.
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile, chmod } from 'node:fs/promises';
+import { chmodSync, createReadStream, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, readlink, rename, rm, stat, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { join } from 'node:path';
@@ -35,6 +35,15 @@ export interface LayerStoreOptions {
   chown: boolean;
   exec: Exec;
   log: Log;
+}
+
+/** A small file's text, or undefined when it is not there. */
+function readSmall(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 const TMP = '.tmp-';
@@ -83,37 +92,39 @@ export class LayerStore {
   async unpack(blob: LayerBlob | LayerStream, job: Job): Promise<{ diffId: string; size: number }> {
     const hex = digestHex(blob.diffId);
     const final = join(this.layersDir, hex);
-    const existing = await readFile(join(final, 'size'), 'utf8').catch(() => undefined);
+    // (The small metadata files here are written synchronously, as unpack.ts does: microseconds each
+    // on the page cache, where a thread-pool round trip costs more and queues behind the unpacks.)
+    const existing = readSmall(join(final, 'size'));
     if (existing !== undefined) return { diffId: blob.diffId, size: Number(existing) };
 
-    await mkdir(this.layersDir, { recursive: true, mode: 0o700 });
-    if (this.opts.shortLinks) await mkdir(this.linksDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.layersDir, { recursive: true, mode: 0o700 });
+    if (this.opts.shortLinks) mkdirSync(this.linksDir, { recursive: true, mode: 0o700 });
     const tmp = join(this.layersDir, `${TMP}${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
     let link: string | undefined;
     try {
-      await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o700 });
-      await chmod(join(tmp, 'diff'), 0o755);
+      mkdirSync(join(tmp, 'diff'), { recursive: true, mode: 0o700 });
+      chmodSync(join(tmp, 'diff'), 0o755);
       const opts = { whiteouts: this.opts.whiteouts, chown: this.opts.chown, exec: this.opts.exec, log: job.log };
       let r: Awaited<ReturnType<typeof unpackLayer>>;
       if ('source' in blob) {
         r = await unpackLayer(blob.source, join(tmp, 'diff'), { ...opts, hash: false });
         const v = await blob.verified;
-        if (v?.tarSplit) await writeFile(join(tmp, TAR_SPLIT), v.tarSplit, { mode: 0o600 });
+        if (v?.tarSplit) writeFileSync(join(tmp, TAR_SPLIT), v.tarSplit, { mode: 0o600 });
       } else {
         const { stream } = await decompress(createReadStream(blob.path));
         r = await unpackLayer(stream, join(tmp, 'diff'), opts);
         if (r.diffId !== blob.diffId) throw invalidParameter(`layer content does not match its digest: expected ${blob.diffId}, got ${r.diffId}`);
       }
       if (r.skipped.length) job.log.info({ layer: blob.diffId, skipped: r.skipped.slice(0, 20), count: r.skipped.length }, 'layer members skipped');
-      await writeFile(join(tmp, 'size'), String(r.size));
+      writeFileSync(join(tmp, 'size'), String(r.size));
       if (this.opts.shortLinks) {
         const id = shortId();
         link = join(this.linksDir, id);
-        await symlink(`../layers/${hex}/diff`, link);
-        await writeFile(join(tmp, 'link'), id);
+        symlinkSync(`../layers/${hex}/diff`, link);
+        writeFileSync(join(tmp, 'link'), id);
       }
       try {
-        await rename(tmp, final);
+        renameSync(tmp, final);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
