@@ -64,9 +64,9 @@ execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
 
 
 function startProc(argv, label) {
-  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', process.env.PT ? 'inherit' : 'pipe'] });
+  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  p.stderr?.on('data', (c) => (err += c.toString()));
+  p.stderr.on('data', (c) => (err += c.toString()));
   p.on('exit', (c) => c && c !== 0 && process.exitCode === undefined && console.error(`${label} exited ${c}: ${err}`));
   procs.push(p);
   return p;
