@@ -11,7 +11,8 @@
 // Everything runs in a throwaway netns (<prefix>-host): registry on 127.0.0.1:5000, berthd beside
 // it; both ended by PID, the netns and temp dir removed at exit. Needs root and a built tree.
 // Usage: node bench/pull.mjs [RUNS]   (env BENCH_PREFIX: netns/name prefix, default bp<pid>;
-//        SIZES=10,50 image sizes in MB; PROF=<dir> writes berthd's CPU profile there;
+//        SIZES=10,50 image sizes in MB; FILE_KB=16: layers of 16 KiB files instead of one big file;
+//        PROF=<dir> writes berthd's CPU profile there;
 //        BERTHD_NODE_FLAGS passes node flags to berthd; default --single-threaded-gc, as berthd runs)
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -120,8 +121,22 @@ for (let i = 0; ; i++) {
 }
 
 // ---- images of random layers, uploaded with curl --------------------------------------------------
+/** A layer tar of one file of `bytes` random bytes, or (FILE_KB set) of files of that many KiB. */
+function layerTar(i, bytes) {
+  const kb = Number(process.env.FILE_KB ?? 0);
+  if (!kb) return tarOf(`layer${i}.bin`, randomBytes(bytes));
+  const parts = [];
+  for (let j = 0, left = bytes; left > 0; j++, left -= kb * 1024) parts.push(member(`d${i}/${j % 64}/f${j}`, randomBytes(Math.min(left, kb * 1024))));
+  return Buffer.concat([...parts, Buffer.alloc(1024)]);
+}
+
 function tarOf(name, data) {
   // one regular file in a ustar archive, then two zero blocks
+  return Buffer.concat([member(name, data), Buffer.alloc(1024)]);
+}
+
+/** One regular file's ustar header and data (parent dirs are implied). */
+function member(name, data) {
   const h = Buffer.alloc(512);
   h.write(name, 0);
   h.write('0000644\0', 100);
@@ -137,7 +152,7 @@ function tarOf(name, data) {
   for (const b of h) sum += b;
   h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
   const pad = Buffer.alloc((512 - (data.length % 512)) % 512);
-  return Buffer.concat([h, data, pad, Buffer.alloc(1024)]);
+  return Buffer.concat([h, data, pad]);
 }
 
 function upload(repo, data) {
@@ -154,7 +169,7 @@ function makeImage(repo, mb) {
   const layers = [];
   const diffIds = [];
   for (let i = 0; i < LAYERS; i++) {
-    const tar = tarOf(`layer${i}.bin`, randomBytes(Math.round((mb * 1e6) / LAYERS)));
+    const tar = layerTar(i, Math.round((mb * 1e6) / LAYERS));
     diffIds.push(sha(tar));
     const gz = gzipSync(tar, { level: constants.Z_BEST_SPEED });
     layers.push({ digest: sha(gz), size: gz.length });

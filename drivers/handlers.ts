@@ -28,8 +28,13 @@ export interface LayerBlob {
 export interface LayerStream {
   /** sha256 of the uncompressed tar, as the image config says (checked by the caller). */
   diffId: string;
-  /** The uncompressed tar. The caller hashes it; the driver does not. */
+  /** The uncompressed tar. The caller hashes it; the driver does not. Not read when the driver
+   *  uses `unpackInto`. */
   source: AsyncIterable<Uint8Array>;
+  /** When given, the driver calls it instead of reading `source`: the caller unpacks the tar itself
+   *  (the pull's layer worker, with drivers/image/layer/unpack.ts) into `dir`, an empty dir of the
+   *  driver's, with the driver's options; it resolves once everything is written. */
+  unpackInto?: ((dir: string, opts: { whiteouts: 'overlay' | 'keep'; chown: boolean }) => Promise<{ size: number; skipped: string[] }>) | undefined;
   /** Settles after `source` ends: resolves when both the blob digest and the diff id matched, with
    *  the layer's tar-split record when the caller made one (the driver keeps it with the layer, so
    *  the exact tar can be rebuilt: image_layer_tar) and no blob is kept. */

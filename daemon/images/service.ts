@@ -547,7 +547,7 @@ export class ImageService {
       metadata: this.#metadata,
       downloads: this.#downloads,
       unpack: (diffId, job) => this.#unpack(diffId, job),
-      unpackStream: (diffId, source, verified, job) => this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, source, verified } }, job),
+      unpackStream: (diffId, source, verified, unpackInto, job) => this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, source, verified, unpackInto } }, job),
       hasLayer: async (diffId) => (await this.#layerTar(diffId)) !== undefined,
       image: (id) => this.#d.store.get('image', id),
       record: (config, diffIds, job) => this.#loadOne({ config, tags: [], layers: diffIds.map((digest) => ({ kind: 'blob' as const, digest })) }, job),

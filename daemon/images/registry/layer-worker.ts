@@ -1,12 +1,15 @@
-// The layer download's hot loop, in a worker thread (dist/bin/layer-worker.mjs): the GET of one
-// blob, the sha256 of the compressed bytes, the decompressor, the sha256 of what comes out (the diff
-// id), and optionally the staged blob file. The daemon's event loop then only unpacks: on two cores
-// the hashing and HTTP receive no longer queue behind the unpack, the API and the network handlers.
-// Decompressed chunks go to the daemon by transfer (no copy) when nothing else holds them; the
-// daemon acknowledges what its unpack consumed, so at most WINDOW bytes are in flight per download.
+// A layer download, in a worker thread (dist/bin/layer-worker.mjs): the GET of one blob, the sha256
+// of the compressed bytes, the decompressor, the sha256 of what comes out (the diff id), the tar
+// splitter, and either the staged blob file or the storage driver's unpack (unpack.ts, into the
+// driver's temp dir, with the driver's options). The daemon's event loop touches none of the bytes:
+// on two cores the hashing, receiving and writing no longer queue behind each other, the API and
+// the network handlers. The decompressed bytes wait in a bounded channel (Held) until the daemon
+// says where they go — unpacked here, sent to it by transfer (a consumer that reads the stream
+// itself; acknowledged, at most WINDOW bytes in flight), or dropped (the driver had the layer).
 // The daemon prepares the request (endpoint, token) and keeps every decision: any answer but a 200
 // is handed back untouched (it retries in-process, where auth, mirrors and error documents are
-// handled), and the digests are compared there. Protocol: offload.ts.
+// handled), the digests are compared there, and the driver keeps the unpacked layer only once they
+// matched. Protocol: offload.ts.
 import { createHash } from 'node:crypto';
 import { openSync, closeSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
@@ -15,12 +18,16 @@ import { parentPort } from 'node:worker_threads';
 import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
 import { FileWriter } from '../../../drivers/image/layer/writer.js';
 import { TarSplitter } from '../../../drivers/image/layer/tarsplit.js';
-import type { FromWorker, ToWorker, FetchOrder } from './offload.js';
+import { unpackLayer } from '../../../drivers/image/layer/unpack.js';
+import { realExec } from '../../../drivers/sys/exec.js';
+import { Channel } from './channel.js';
+import { toWire, type FromWorker, type ToWorker, type FetchOrder, type UnpackOrder } from './offload.js';
 
 /** Decompressed bytes handed to the daemon and not yet acknowledged, per download. */
 const WINDOW = 4 << 20;
-/** Progress: a "bytes" message at least every this many compressed bytes. */
-const PROGRESS_STEP = 512 << 10;
+/** Progress: a "bytes" message at most this often (the API's progress lines come every 100 ms;
+ *  each message between threads costs ~0.1 ms). */
+const PROGRESS_MS = 50;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 
@@ -31,6 +38,9 @@ const agents = {
   insecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
 };
 const running = new Map<number, Download>();
+/** Decompressed bytes of a download, until they went where the daemon said (may outlive it). */
+const held = new Map<number, Held>();
+const exec = realExec();
 
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
@@ -38,9 +48,13 @@ port.on('message', (m: ToWorker) => {
   if (m.t === 'fetch') {
     const d = new Download(m);
     running.set(m.id, d);
-    void d.run().finally(() => running.delete(m.id));
-  } else if (m.t === 'ack') running.get(m.id)?.ack(m.bytes);
+    if (m.chunks) held.set(m.id, new Held(m.id));
+    void d.run(held.get(m.id)).finally(() => running.delete(m.id));
+  } else if (m.t === 'ack') held.get(m.id)?.ack(m.bytes);
   else if (m.t === 'abort') running.get(m.id)?.abort(m.reason);
+  else if (m.t === 'unpack') held.get(m.id)?.unpack(m);
+  else if (m.t === 'forward') held.get(m.id)?.forward();
+  else if (m.t === 'skip') held.get(m.id)?.skip();
 });
 
 class TransportFailure extends Error {
@@ -52,54 +66,130 @@ class TransportFailure extends Error {
   }
 }
 
+/** Where a download's decompressed bytes go: they wait (at most WINDOW bytes, then the download
+ *  pauses) until the daemon says. */
+class Held {
+  readonly #id: number;
+  readonly #channel = new Channel(WINDOW);
+  #mode: 'wait' | 'unpack' | 'forward' | 'skip' = 'wait';
+  #outstanding = 0;
+  #wake: (() => void) | undefined;
+  #settle!: () => void;
+  /** Resolves once the bytes went where they were told (all sent, all unpacked, or dropped): the
+   *  download's ending is posted only then, so it never overtakes a forwarded chunk. */
+  readonly settled = new Promise<void>((r) => (this.#settle = r));
+
+  constructor(id: number) {
+    this.#id = id;
+  }
+
+  push(c: Buffer): Promise<void> | undefined {
+    return this.#channel.push(c);
+  }
+
+  end(): void {
+    this.#channel.end();
+  }
+
+  fail(e: unknown): void {
+    this.#channel.fail(e);
+    this.#wakeUp();
+  }
+
+  unpack(o: UnpackOrder): void {
+    if (this.#mode !== 'wait') return;
+    this.#mode = 'unpack';
+    unpackLayer(this.#channel, o.dir, { whiteouts: o.whiteouts, chown: o.chown, exec, hash: false }).then(
+      (r) => post({ t: 'unpacked', id: this.#id, size: r.size, skipped: r.skipped }),
+      (e: unknown) => post({ t: 'unpack-error', id: this.#id, error: toWire(e) }),
+    ).finally(() => this.#done());
+  }
+
+  #done(): void {
+    held.delete(this.#id);
+    this.#settle();
+  }
+
+  forward(): void {
+    if (this.#mode !== 'wait') return;
+    this.#mode = 'forward';
+    void (async () => {
+      try {
+        for await (const c of this.#channel) {
+          this.#send(c as Buffer);
+          if (this.#outstanding > WINDOW) await new Promise<void>((r) => (this.#wake = r));
+        }
+      } catch {
+        // the download failed: the daemon learns it from the download's ending
+      } finally {
+        this.#done();
+      }
+    })();
+  }
+
+  skip(): void {
+    this.#mode = 'skip';
+    this.#channel.abandon();
+    this.#done();
+  }
+
+  ack(bytes: number): void {
+    this.#outstanding -= bytes;
+    if (this.#outstanding <= WINDOW) this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /** Hand a chunk to the daemon: moved when it owns its memory, copied otherwise. */
+  #send(c: Buffer): void {
+    const own = c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && !(c.buffer instanceof SharedArrayBuffer);
+    const buf = own ? (c.buffer as ArrayBuffer) : new Uint8Array(c).buffer;
+    this.#outstanding += c.length;
+    post({ t: 'chunk', id: this.#id, buf }, [buf]);
+  }
+}
+
 class Download {
   readonly #o: FetchOrder;
   #res: IncomingMessage | undefined;
   #req: http.ClientRequest | undefined;
   #aborted: string | undefined;
-  #outstanding = 0;
-  #wakeSink: (() => void) | undefined;
   #fail: ((e: Error) => void) | undefined;
 
   constructor(o: FetchOrder) {
     this.#o = o;
   }
 
-  ack(bytes: number): void {
-    this.#outstanding -= bytes;
-    if (this.#outstanding <= WINDOW) {
-      const w = this.#wakeSink;
-      this.#wakeSink = undefined;
-      w?.();
-    }
-  }
-
   abort(reason: string): void {
     this.#aborted ??= reason;
-    const w = this.#wakeSink;
-    this.#wakeSink = undefined;
-    w?.();
     this.#fail?.(new TransportFailure('ABORT_ERR', reason));
   }
 
-  async run(): Promise<void> {
+  async run(sink: Held | undefined): Promise<void> {
     const { id } = this.#o;
     try {
       const res = await this.#get();
       if (res.statusCode !== 200) {
         res.resume();
+        sink?.skip();
         post({ t: 'status', id, status: res.statusCode ?? 0 });
         return;
       }
       const length = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
       if (length !== undefined && length !== this.#o.size) {
         res.destroy();
+        sink?.skip();
         post({ t: 'length', id, length });
         return;
       }
       post({ t: 'head', id });
-      await this.#stream(res);
+      await this.#stream(res, sink);
     } catch (e) {
+      sink?.fail(e);
       const err = e as NodeJS.ErrnoException;
       post({ t: 'error', id, kind: e instanceof TransportFailure ? 'transport' : 'io', code: err.code, message: err.message });
     }
@@ -156,7 +246,7 @@ class Download {
     });
   }
 
-  async #stream(res: IncomingMessage): Promise<void> {
+  async #stream(res: IncomingMessage, sink: Held | undefined): Promise<void> {
     const { id, size } = this.#o;
     const writer = this.#o.blobPath !== undefined ? new Writer(this.#o.blobPath) : undefined;
     const diffHash = createHash('sha256');
@@ -167,8 +257,7 @@ class Download {
       splitter?.push(c);
       out += c.length;
       const w = writer?.write(c);
-      if (this.#o.chunks && !this.#aborted) this.#send(c, writer !== undefined);
-      const room = this.#outstanding > WINDOW ? new Promise<void>((r) => (this.#wakeSink = r)) : undefined;
+      const room = sink?.push(c);
       return w && room ? Promise.all([w, room]).then(() => {}) : (w ?? room);
     });
     let decodeError: { message: string; code: string | undefined } | undefined;
@@ -181,13 +270,14 @@ class Download {
     };
     const hash = createHash('sha256');
     let n = 0;
-    let reported = 0;
+    let reported = performance.now();
     res.on('data', (c: Buffer) => {
       hash.update(c);
       n += c.length;
       if (n > size) return void res.destroy(Object.assign(new Error('too large'), { code: 'ETOOLARGE' }));
-      if (n - reported >= PROGRESS_STEP) {
-        reported = n;
+      const now = performance.now();
+      if (now - reported >= PROGRESS_MS) {
+        reported = now;
         post({ t: 'bytes', id, n });
       }
       if (decodeError) return;
@@ -213,22 +303,20 @@ class Download {
     } catch (e) {
       decoder.destroy();
       await writer?.close().catch(() => {});
-      if ((e as NodeJS.ErrnoException).code === 'ETOOLARGE') return post({ t: 'large', id });
+      if ((e as NodeJS.ErrnoException).code === 'ETOOLARGE') {
+        sink?.fail(e);
+        return post({ t: 'large', id });
+      }
       throw e instanceof TransportFailure || writer?.failed ? e : new TransportFailure((e as NodeJS.ErrnoException).code, (e as Error).message);
     }
+    if (decodeError) sink?.fail(Object.assign(new Error(decodeError.message), { code: decodeError.code }));
+    else sink?.end();
+    await sink?.settled;
     const s = decodeError ? undefined : splitter?.finish();
     const split = s ? { record: new Uint8Array(s.record).buffer, size: s.size, exact: s.exact } : undefined;
     post({ t: 'end', id, n, digest: `sha256:${hash.digest('hex')}`, out, diffId: `sha256:${diffHash.digest('hex')}`, decodeError, split }, split ? [split.record] : undefined);
   }
 
-  /** Hand a decompressed chunk to the daemon: moved when it owns its memory and nothing else
-   *  (the blob writer) still reads it, copied otherwise. */
-  #send(c: Buffer, shared: boolean): void {
-    const own = !shared && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && !(c.buffer instanceof SharedArrayBuffer);
-    const buf = own ? (c.buffer as ArrayBuffer) : new Uint8Array(c).buffer;
-    this.#outstanding += c.length;
-    post({ t: 'chunk', id: this.#o.id, buf }, [buf]);
-  }
 }
 
 /** The staged blob file (the daemon made it and renames it once both digests match). */

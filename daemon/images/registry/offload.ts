@@ -1,11 +1,15 @@
 // The daemon's side of layer-worker.ts: worker threads (one per core, at most two), each started on
 // the first layer download it gets and ended after a minute without one (each holds ~10 MB), shared
-// by every pull; a download goes to the one with the fewest in flight. `fetch` sends it one
-// download and resolves with how it ended; decompressed chunks come back through `onChunk` (whose
-// promise, if any, is waited for before the chunk is acknowledged: the worker keeps at most a few
-// MiB ahead of the unpack). A worker that dies fails its downloads (a system error) and the next
-// download starts a new one.
+// by every pull; a download goes to the one with the fewest in flight. `fetch` gives a Download:
+// how it ends, and where its decompressed bytes go once the registry answered 200 — `unpack(dir)`
+// in the worker (the storage driver's LayerStream.unpackInto), `forward()` here through `onChunk`
+// (a consumer that reads the stream itself), or `skip()`. Forwarded chunks are acknowledged once
+// `onChunk`'s promise settles: the worker keeps at most a few MiB ahead of the consumer. A worker
+// that dies fails its downloads and unpacks (a system error); the next download starts a new one.
+// (The `tar -x` a worker's unpack may run for device nodes and whiteouts is not in the engine's
+// per-job exec counts.)
 import { availableParallelism } from 'node:os';
+import { BerthError, type ErrorCode } from '../../../drivers/errors.js';
 import { Worker } from 'node:worker_threads';
 
 export interface FetchOrder {
@@ -19,13 +23,45 @@ export interface FetchOrder {
   size: number;
   /** The staged blob file to write the decompressed bytes to, if any. */
   blobPath: string | undefined;
-  /** Send the decompressed chunks back (for the unpack). */
+  /** The decompressed bytes go to an unpack: held in the worker until the daemon says where —
+   *  unpacked there ('unpack'), sent back ('forward'), or dropped ('skip'). */
   chunks: boolean;
   /** Make the tar-split record of the decompressed bytes (tarsplit.ts). */
   split: boolean;
 }
 
-export type ToWorker = FetchOrder | { t: 'ack'; id: number; bytes: number } | { t: 'abort'; id: number; reason: string };
+export interface UnpackOrder {
+  t: 'unpack';
+  id: number;
+  /** The storage driver's temp dir (empty); the driver's options. */
+  dir: string;
+  whiteouts: 'overlay' | 'keep';
+  chown: boolean;
+}
+
+export type ToWorker =
+  | FetchOrder
+  | UnpackOrder
+  | { t: 'forward'; id: number }
+  | { t: 'skip'; id: number }
+  | { t: 'ack'; id: number; bytes: number }
+  | { t: 'abort'; id: number; reason: string };
+
+/** An error as it crosses threads: a BerthError keeps its code, an errno error its code. */
+export interface WireError {
+  message: string;
+  code: string | undefined;
+  berth: boolean;
+}
+
+export function fromWire(e: WireError): Error {
+  return e.berth ? new BerthError(e.code as ErrorCode, e.message) : Object.assign(new Error(e.message), { code: e.code });
+}
+
+export function toWire(e: unknown): WireError {
+  const err = e as Error & { code?: unknown };
+  return { message: err?.message ?? String(e), code: typeof err?.code === 'string' ? err.code : undefined, berth: e instanceof BerthError };
+}
 
 export type Ending =
   /** An answer other than 200, untouched (the daemon asks again itself). */
@@ -47,8 +83,26 @@ export type Ending =
     }
   | { t: 'error'; id: number; kind: 'transport' | 'io'; code: string | undefined; message: string };
 
-/** Besides the ending: 'head' (a 200 with the right length: chunks follow), the chunks, progress. */
-export type FromWorker = Ending | { t: 'head'; id: number } | { t: 'chunk'; id: number; buf: ArrayBuffer } | { t: 'bytes'; id: number; n: number };
+/** Besides the ending: 'head' (a 200 with the right length: the daemon says where the bytes go),
+ *  the chunks (forwarded), progress, and how an unpack in the worker ended. */
+export type FromWorker =
+  | Ending
+  | { t: 'head'; id: number }
+  | { t: 'chunk'; id: number; buf: ArrayBuffer }
+  | { t: 'bytes'; id: number; n: number }
+  | { t: 'unpacked'; id: number; size: number; skipped: string[] }
+  | { t: 'unpack-error'; id: number; error: WireError };
+
+/** One download in a worker: how it ends, and where its decompressed bytes go. */
+export interface Download {
+  done: Promise<Ending>;
+  /** Unpack them in the worker into `dir` (the driver's temp dir): resolves when all are written. */
+  unpack(dir: string, opts: { whiteouts: 'overlay' | 'keep'; chown: boolean }): Promise<{ size: number; skipped: string[] }>;
+  /** Send them here (FetchHandlers.onChunk). */
+  forward(): void;
+  /** Nobody wants them. */
+  skip(): void;
+}
 
 export interface FetchHandlers {
   /** The registry answered 200 with the right length: chunks follow. */
@@ -67,27 +121,36 @@ interface Pending extends FetchHandlers {
 
 const IDLE_MS = 60_000;
 
+interface Unpacking {
+  resolve(r: { size: number; skipped: string[] }): void;
+  reject(e: Error): void;
+}
+
 export class LayerWorker {
   readonly #file: string;
   #worker: Worker | undefined;
   #next = 1;
   readonly #pending = new Map<number, Pending>();
+  readonly #unpacks = new Map<number, Unpacking>();
   #idle: NodeJS.Timeout | undefined;
 
   constructor(file: string) {
     this.#file = file;
   }
 
-  /** Downloads in flight. */
+  /** Downloads and unpacks in flight. */
   get load(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#unpacks.size;
   }
 
-  fetch(order: Omit<FetchOrder, 't' | 'id'>, h: FetchHandlers): Promise<Ending> {
+  fetch(order: Omit<FetchOrder, 't' | 'id'>, h: FetchHandlers): Download {
     const id = this.#next++;
     const w = this.#start();
     w.ref();
-    return new Promise<Ending>((resolve) => {
+    const post = (m: ToWorker) => {
+      if (this.#worker === w) w.postMessage(m);
+    };
+    const done = new Promise<Ending>((resolve) => {
       const p: Pending = { ...h, resolve, queue: [], busy: false };
       this.#pending.set(id, p);
       const onAbort = () => w.postMessage({ t: 'abort', id, reason: h.signal!.reason instanceof Error ? h.signal!.reason.message : 'the operation was cancelled' } satisfies ToWorker);
@@ -99,6 +162,17 @@ export class LayerWorker {
       };
       w.postMessage({ ...order, t: 'fetch', id } satisfies ToWorker);
     });
+    return {
+      done,
+      unpack: (dir, opts) =>
+        new Promise((resolve, reject) => {
+          if (this.#worker !== w) return reject(Object.assign(new Error('the layer download worker stopped'), { code: 'EWORKER' }));
+          this.#unpacks.set(id, { resolve, reject });
+          post({ t: 'unpack', id, dir, ...opts });
+        }),
+      forward: () => post({ t: 'forward', id }),
+      skip: () => post({ t: 'skip', id }),
+    };
   }
 
   /** Stop the worker (the daemon's shutdown); downloads in flight fail. */
@@ -119,6 +193,8 @@ export class LayerWorker {
       this.#worker = undefined;
       for (const [id, p] of this.#pending) p.resolve({ t: 'error', id, kind: 'io', code: 'EWORKER', message: `the layer download worker stopped: ${why}` });
       this.#pending.clear();
+      for (const u of this.#unpacks.values()) u.reject(Object.assign(new Error(`the layer download worker stopped: ${why}`), { code: 'EWORKER' }));
+      this.#unpacks.clear();
     };
     w.on('error', (e) => gone(e.message));
     w.on('exit', (code) => gone(`exit code ${code}`));
@@ -126,6 +202,14 @@ export class LayerWorker {
   }
 
   #message(w: Worker, m: FromWorker): void {
+    if (m.t === 'unpacked' || m.t === 'unpack-error') {
+      const u = this.#unpacks.get(m.id);
+      this.#unpacks.delete(m.id);
+      if (m.t === 'unpacked') u?.resolve({ size: m.size, skipped: m.skipped });
+      else u?.reject(fromWire(m.error));
+      this.#idleIfDone(w);
+      return;
+    }
     const p = this.#pending.get(m.id);
     if (!p) return;
     if (m.t === 'bytes') return p.onBytes?.(m.n);
@@ -139,14 +223,19 @@ export class LayerWorker {
     const finish = () => {
       this.#pending.delete(m.id);
       p.resolve(m);
-      if (this.#pending.size === 0 && this.#worker === w) {
-        w.unref();
-        this.#idle = setTimeout(() => this.close(), IDLE_MS);
-        this.#idle.unref();
-      }
+      this.#idleIfDone(w);
     };
     if (p.busy || p.queue.length) p.queue.push(Object.assign(Buffer.alloc(0), { finish }));
     else finish();
+  }
+
+  /** Nothing in flight: the worker may end after a while (and does not hold the process). */
+  #idleIfDone(w: Worker): void {
+    if (this.load > 0 || this.#worker !== w) return;
+    w.unref();
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => this.close(), IDLE_MS);
+    this.#idle.unref();
   }
 
   async #drain(w: Worker, id: number, p: Pending): Promise<void> {
@@ -181,7 +270,7 @@ export class LayerWorkers {
     this.#all = Array.from({ length: Math.max(1, threads) }, () => new LayerWorker(file));
   }
 
-  fetch(order: Omit<FetchOrder, 't' | 'id'>, h: FetchHandlers): Promise<Ending> {
+  fetch(order: Omit<FetchOrder, 't' | 'id'>, h: FetchHandlers): Download {
     const w = this.#all.reduce((a, b) => (b.load < a.load ? b : a));
     return w.fetch(order, h);
   }

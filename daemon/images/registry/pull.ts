@@ -1,11 +1,12 @@
 // Pull one image: manifest (an index resolves to this platform's manifest), config, then the
 // layers three at a time. Each layer streams from the registry in one pass (fetchLayer): a sha256
-// of the compressed bytes, the decompressor, a sha256 of what comes out (the diff id), and from
-// there both a staged file in the content store and the storage driver's unpack into a temp dir.
-// Both are kept only when both digests match. Layers the store has are skipped. Every step that
-// adds something registers its undo on the job, so a failed or cancelled pull leaves nothing; a
-// pull cut short by a crash leaves only whole, verified blobs, which the next pull uses. The record
-// comes last.
+// of the compressed bytes, the decompressor, a sha256 of what comes out (the diff id), a tar
+// splitter, and the storage driver's unpack into a temp dir — with a layer worker (offload.ts) all
+// of it in a worker thread. The layer is kept once: unpacked, with its tar-split record, and only
+// when both digests match; a layer whose tar the record cannot rebuild also gets its blob. Layers
+// the store has are skipped. Every step that adds something registers its undo on the job, so a
+// failed or cancelled pull leaves nothing; a pull cut short by a crash leaves only temp dirs and
+// files, swept at the next start. The record comes last.
 import { createHash } from 'node:crypto';
 import { finished } from 'node:stream/promises';
 import type { Job } from '../../../drivers/handlers.js';
@@ -13,7 +14,8 @@ import { BerthError, invalidParameter, notFound } from '../../../drivers/errors.
 import { archiveError } from '../../../drivers/image/layer/compression.js';
 import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
 import type { BlobStore, StagedBlob, WrittenBlob } from '../blobs.js';
-import type { LayerVerified } from '../../../drivers/handlers.js';
+import type { LayerStream, LayerVerified } from '../../../drivers/handlers.js';
+import type { Download } from './offload.js';
 import { TarSplitter, type SplitResult } from '../../../drivers/image/layer/tarsplit.js';
 import { Channel } from './channel.js';
 import { DIGEST_RE, hexOf, sha256 } from '../blobs.js';
@@ -39,7 +41,7 @@ export interface PullStore {
   /** Unpack a layer blob with the storage driver (idempotent). */
   unpack(diffId: string, job: Job): Promise<{ size: number }>;
   /** Unpack a layer while it downloads: the driver keeps it once `verified` resolves. */
-  unpackStream(diffId: string, source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>, job: Job): Promise<{ size: number }>;
+  unpackStream(diffId: string, source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>, unpackInto: UnpackInto | undefined, job: Job): Promise<{ size: number }>;
   /** Whether the layer's tar is here: a blob, or an unpacked layer with its tar-split record. */
   hasLayer(diffId: string): Promise<boolean>;
   image(id: string): ImageRecord | undefined;
@@ -211,7 +213,7 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
         progress(action('Verifying Checksum', id));
       } else if (throttle.due(id)) progress(bytes('Downloading', id, n, desc.size));
     },
-    (source, verified) => store.unpackStream(diffId, source, verified, job),
+    (source, verified, unpackInto) => store.unpackStream(diffId, source, verified, unpackInto, job),
   );
   if (!(await store.hasLayer(diffId))) {
     // No way to rebuild its tar: the record could not capture it (a member replaced an earlier
@@ -229,7 +231,9 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
 
 /** Where a layer's uncompressed tar goes while it downloads (a storage driver's streamed unpack):
  *  it keeps the layer only once `verified` resolves. Resolves when it kept (or already had) it. */
-export type LayerSink = (source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>) => Promise<unknown>;
+export type LayerSink = (source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>, unpackInto?: UnpackInto) => Promise<unknown>;
+/** LayerStream.unpackInto: the layer worker unpacks the bytes itself (then `source` is not read). */
+export type UnpackInto = NonNullable<LayerStream['unpackInto']>;
 
 /**
  * Stream one compressed layer blob from the registry, hashing every byte once: the compressed
@@ -286,13 +290,37 @@ class Beside {
   dataError: unknown;
   #verify!: { resolve: (v: LayerVerified) => void; reject: (e: unknown) => void };
 
-  /** `stop` is called with an I/O error of the unpack: the download stops at once. */
-  constructor(unpack: LayerSink | undefined, stop: (e: unknown) => void) {
+  /** `stop` is called with an I/O error of the unpack: the download stops at once. With `dl` (a
+   *  download in the layer worker) the driver may have the worker unpack the bytes (unpackInto);
+   *  a driver that reads `source` instead gets them sent here; one that does neither (it had the
+   *  layer) has them dropped there. */
+  constructor(unpack: LayerSink | undefined, stop: (e: unknown) => void, dl?: Download) {
     this.verified = new Promise<LayerVerified>((resolve, reject) => (this.#verify = { resolve, reject }));
     this.verified.catch(() => {}); // a driver that had the layer never awaits it
-    this.channel = unpack ? new Channel(1 << 20) : undefined;
+    const channel = unpack ? new Channel(1 << 20) : undefined;
+    this.channel = channel;
+    let decided = false;
+    const source: AsyncIterable<Uint8Array> | undefined =
+      dl && channel
+        ? {
+            [Symbol.asyncIterator]: () => {
+              if (!decided) dl.forward();
+              decided = true;
+              return channel[Symbol.asyncIterator]();
+            },
+          }
+        : channel;
+    const into: UnpackInto | undefined = dl
+      ? (dir, opts) => {
+          decided = true;
+          return dl.unpack(dir, opts);
+        }
+      : undefined;
     // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
-    this.unpacking = unpack?.(this.channel!, this.verified).finally(() => this.channel!.abandon());
+    this.unpacking = unpack?.(source!, this.verified, into).finally(() => {
+      channel!.abandon();
+      if (dl && !decided) dl.skip();
+    });
     this.unpacking?.catch((e: unknown) => this.failed(e, stop));
   }
 
@@ -366,15 +394,16 @@ async function inWorker(
     stop.abort(e);
   };
   let beside: Beside | undefined;
-  const end = await off.worker.fetch(
+  const dl: Download = off.worker.fetch(
     { url: off.url.href, headers: off.headers, skipVerify: off.skipVerify, idleMs: off.idleMs, size: desc.size, blobPath: staged?.path, chunks: unpack !== undefined, split: unpack !== undefined },
     {
-      onHead: () => (beside = new Beside(unpack, halt)),
+      onHead: () => (beside = new Beside(unpack, halt, dl)),
       onChunk: (c) => beside?.channel?.push(c),
       onBytes: (n) => onBytes(n, false),
       signal: off.signal ? AbortSignal.any([off.signal, stop.signal]) : stop.signal,
     },
   );
+  const end = await dl.done;
   const fail = async (err: unknown): Promise<never> => {
     await beside?.drop(err, staged);
     throw err;

@@ -107,7 +107,9 @@ export class LayerStore {
       const opts = { whiteouts: this.opts.whiteouts, chown: this.opts.chown, exec: this.opts.exec, log: job.log };
       let r: Awaited<ReturnType<typeof unpackLayer>>;
       if ('source' in blob) {
-        r = await unpackLayer(blob.source, join(tmp, 'diff'), { ...opts, hash: false });
+        r = blob.unpackInto
+          ? { diffId: undefined, ...(await blob.unpackInto(join(tmp, 'diff'), { whiteouts: this.opts.whiteouts, chown: this.opts.chown })) }
+          : await unpackLayer(blob.source, join(tmp, 'diff'), { ...opts, hash: false });
         const v = await blob.verified;
         if (v?.tarSplit) writeFileSync(join(tmp, TAR_SPLIT), v.tarSplit, { mode: 0o600 });
       } else {
