@@ -4,7 +4,7 @@
 // (a durable copy), and to /dev/null; and berthd's peak RSS during the pull for a 10 MB and a 50 MB
 // image (it must not grow with the image: layers are streamed, never buffered). A round is one
 // pull then each curl, so they share the machine's moods (a 2-vCPU VM with neighbours); medians of
-// RUNS rounds. Two berth figures: the whole pull through berthd's API (download, verify both
+// RUNS rounds; and the same verified work done by C tools (toolsSeconds). Two berth figures: the whole pull through berthd's API (download, verify both
 // digests, decompress, unpack by the storage driver with the tar-split record, record), and the
 // registry client's download path alone (fetchLayer in the layer worker into a content-store blob:
 // the same bytes curl fetches, verified and stored), run in a process inside the netns.
@@ -209,6 +209,28 @@ function rssKiB(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
+/** The same work as a pull, by C tools, 3 layers at a time: per layer `curl | tee >(openssl
+ *  sha256) | gzip -dc | tee >(openssl sha256) | tar -x` (both digests checked, the files unpacked;
+ *  openssl's sha256 uses the CPU's SHA extensions, coreutils' does not) — a reference for a
+ *  verified pull on this machine, as limit.sh is for `run`. */
+function toolsSeconds(img) {
+  const out = join(dir, 'tools');
+  rmSync(out, { recursive: true, force: true });
+  execFileSync('mkdir', ['-p', out]);
+  const script = `set -o pipefail
+    i=$1; url=$2; blob=$3; diff=$4; d=${out}/$i; mkdir -p $d
+    curl -sf "$url" | tee >(openssl dgst -sha256 -r | cut -c1-64 > $d.c) | gzip -dc | tee >(openssl dgst -sha256 -r | cut -c1-64 > $d.d) | tar -x -C $d
+    wait
+    [ "sha256:$(cat $d.c)" = "$blob" ] && [ "sha256:$(cat $d.d)" = "$diff" ] || { echo "digest mismatch in layer $i" >&2; exit 1; }`;
+  const args = img.layers.flatMap((l, i) => [String(i), `http://127.0.0.1:${PORT}/v2/${img.repo}/blobs/${l.digest}`, l.digest, img.diffIds[i]]);
+  const argv = inNs(['xargs', '-n', '4', '-P', '3', 'bash', '-c', script, 'layer']);
+  const t = performance.now();
+  execFileSync(argv[0], argv.slice(1), { input: args.join('\n') + '\n', stdio: ['pipe', 'ignore', 'inherit'] });
+  const s = (performance.now() - t) / 1000;
+  rmSync(out, { recursive: true, force: true });
+  return s;
+}
+
 /** curl of every layer blob, 3 at a time: to files ('files'), to files then fsync of each
  *  ('fsync'), or to /dev/null ('null'). */
 function curlSeconds(img, mode) {
@@ -293,11 +315,13 @@ try {
     const curlFiles = [];
     const curlSync = [];
     const curlNull = [];
+    const tools = [];
     for (let i = 0; i < RUNS; i++) {
       pulls.push(await pullOnce(img));
       curlFiles.push(curlSeconds(img, 'files'));
       curlSync.push(curlSeconds(img, 'fsync'));
       curlNull.push(curlSeconds(img, 'null'));
+      tools.push(toolsSeconds(img));
     }
     const fetchS = downloadSeconds(img);
     const pull = median(pulls.map((p) => p.s));
@@ -305,6 +329,7 @@ try {
     const cf = median(curlFiles);
     const cs = median(curlSync);
     const cn = median(curlNull);
+    const tl = median(tools);
     results[`${mb}MB`] = {
       image_MB: round(MB),
       layers: LAYERS,
@@ -321,6 +346,8 @@ try {
       curl_to_devnull_MBps: round(MB / cn),
       pull_vs_curl_to_files_pct: round((cf / pull) * 100),
       pull_vs_curl_to_files_fsync_pct: round((cs / pull) * 100),
+      tools_pipeline_s: round(tl, 3),
+      pull_vs_tools_pipeline_pct: round((tl / pull) * 100),
       client_download_path_vs_curl_to_files_pct: round((cf / fetchS) * 100),
       berthd_cpu_s: round(median(pulls.map((p) => p.cpuS)), 3),
       berthd_main_thread_cpu_s: round(median(pulls.map((p) => p.mainS)), 3),
