@@ -3,9 +3,10 @@
 // download: written to the page cache, as the pull's unpacked files are), to files then fsynced
 // (a durable copy), and to /dev/null; and berthd's peak RSS during the pull for a 10 MB and a 50 MB
 // image (it must not grow with the image: layers are streamed, never buffered). A round is one
-// pull then each curl, so they share the machine's moods (a 2-vCPU VM with neighbours); medians of
-// RUNS rounds; and the same verified work done by C tools (toolsSeconds). Two berth figures: the whole pull through berthd's API (download, verify both
-// digests, decompress, unpack by the storage driver with the tar-split record, record), and the
+// pull then each curl (and the same verified work done by C tools: toolsSeconds), so they share the
+// machine's moods (a 2-vCPU VM with neighbours); medians of RUNS rounds. Two berth figures: the
+// whole pull through berthd's API (download, verify both digests, decompress, unpack by the
+// storage driver with the tar-split record, record), and the
 // registry client's download path alone (fetchLayer in the layer worker into a content-store blob:
 // the same bytes curl fetches, verified and stored), run in a process inside the netns.
 // Everything runs in a throwaway netns (<prefix>-host): registry on 127.0.0.1:5000, berthd beside
