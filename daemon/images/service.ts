@@ -293,7 +293,7 @@ export class ImageService {
       throw invalidParameter(`invalid archive: the image has ${img.layers.length} layers but its config lists ${diffIds.length}`);
     let size = 0;
     for (const [i, diffId] of diffIds.entries()) {
-      if ((await this.#layerTar(diffId)) === undefined) {
+      if ((await this.#layerTar(diffId, job)) === undefined) {
         const { stream } = await decompress(openSource(this.#blobs, img.layers[i]!));
         const w = await this.#blobs.write(stream, diffId).catch((e: unknown) => {
           if (e instanceof BerthError && e.code === 'invalid_parameter')
@@ -324,12 +324,12 @@ export class ImageService {
   /** A layer's tar: its blob in the content store (imported, loaded, committed layers), or rebuilt
    *  by the storage driver from the unpacked layer and its tar-split record (pulled layers, which
    *  are stored once). Undefined when neither is here. */
-  async #layerTar(diffId: string): Promise<LayerTar | undefined> {
+  async #layerTar(diffId: string, job?: Job): Promise<LayerTar | undefined> {
     if (await this.#blobs.has(diffId)) {
       const size = await this.#blobs.size(diffId);
       return { size, open: () => this.#blobs.stream(diffId) };
     }
-    return this.#d.engine.run('image_layer_tar', this.driver, { diffId });
+    return this.#d.engine.run('image_layer_tar', this.driver, { diffId }, job);
   }
 
   /** Refuses (404) an image whose config or a layer's tar is not here. */
@@ -516,10 +516,10 @@ export class ImageService {
       return { tag: t, image };
     });
     for (const { image } of list) await this.#checkComplete(image);
-    return this.#d.engine.job('image_push', async () => {
+    return this.#d.engine.job('image_push', async (job) => {
       const pushed = await pushImages(
         this.#registry,
-        { blobs: this.#blobs, metadata: this.#metadata, layerTar: (d) => this.#layerTar(d), addDigest: async (image, rd) => void (await this.#commit(image, [], [rd])) },
+        { blobs: this.#blobs, metadata: this.#metadata, layerTar: (d) => this.#layerTar(d, job), addDigest: async (image, rd) => void (await this.#commit(image, [], [rd])) },
         { name: { domain: r.domain, path: r.path }, tags: list, creds: o.creds, signal: o.signal, progress: o.progress },
       );
       for (const { tag: t, image } of list) this.#event('push', image.id, `${repoName}:${t}`);
@@ -548,7 +548,7 @@ export class ImageService {
       downloads: this.#downloads,
       unpack: (diffId, job) => this.#unpack(diffId, job),
       unpackStream: (diffId, source, verified, unpackInto, job) => this.#d.engine.run('image_unpack', this.driver, { layer: { diffId, source, verified, unpackInto } }, job),
-      hasLayer: async (diffId) => (await this.#layerTar(diffId)) !== undefined,
+      hasLayer: async (diffId, job) => (await this.#layerTar(diffId, job)) !== undefined,
       image: (id) => this.#d.store.get('image', id),
       record: (config, diffIds, job) => this.#loadOne({ config, tags: [], layers: diffIds.map((digest) => ({ kind: 'blob' as const, digest })) }, job),
       commit: async (rec, tags, digests) => {

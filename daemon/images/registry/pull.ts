@@ -43,7 +43,7 @@ export interface PullStore {
   /** Unpack a layer while it downloads: the driver keeps it once `verified` resolves. */
   unpackStream(diffId: string, source: AsyncIterable<Uint8Array>, verified: Promise<LayerVerified>, unpackInto: UnpackInto | undefined, job: Job): Promise<{ size: number }>;
   /** Whether the layer's tar is here: a blob, or an unpacked layer with its tar-split record. */
-  hasLayer(diffId: string): Promise<boolean>;
+  hasLayer(diffId: string, job: Job): Promise<boolean>;
   image(id: string): ImageRecord | undefined;
   /** The record of a verified config whose layers are in the store (writes the config blob). */
   record(config: Buffer, diffIds: string[], job: Job): Promise<ImageRecord>;
@@ -108,7 +108,7 @@ export async function pullImage(client: RegistryClient, store: PullStore, job: J
   const id = hexOf(cdesc.digest);
   const have = store.image(id);
   const pulled: { diffId: string; source: BlobSource }[] = [];
-  if (!have || !(await allPresent(store, have.layers))) {
+  if (!have || !(await allPresent(store, have.layers, job))) {
     const unique = dedupe(layers, diffIds);
     for (const u of unique) req.progress(action('Pulling fs layer', shortId(u.desc.digest)));
     await inBatches(
@@ -134,8 +134,8 @@ export async function pullImage(client: RegistryClient, store: PullStore, job: J
   return { image, digest: top.digest, changed: pulled.length > 0 || named };
 }
 
-async function allPresent(store: PullStore, diffIds: string[]): Promise<boolean> {
-  for (const d of diffIds) if (!(await store.hasLayer(d))) return false;
+async function allPresent(store: PullStore, diffIds: string[], job: Job): Promise<boolean> {
+  for (const d of diffIds) if (!(await store.hasLayer(d, job))) return false;
   return true;
 }
 
@@ -181,7 +181,7 @@ async function layer(repo: Repository, store: PullStore, job: Job, desc: Descrip
   const id = shortId(desc.digest);
   const inflight = store.downloads.get(diffId);
   if (inflight) await inflight.catch(() => {});
-  if (await store.hasLayer(diffId)) {
+  if (await store.hasLayer(diffId, job)) {
     progress(action('Already exists', id));
     await store.unpack(diffId, job);
     return false;
@@ -215,7 +215,7 @@ async function download(repo: Repository, store: PullStore, job: Job, desc: Desc
     },
     (source, verified, unpackInto) => store.unpackStream(diffId, source, verified, unpackInto, job),
   );
-  if (!(await store.hasLayer(diffId))) {
+  if (!(await store.hasLayer(diffId, job))) {
     // No way to rebuild its tar: the record could not capture it (a member replaced an earlier
     // one's file: w.exact is false), or the driver had the layer already without a record. The
     // tar is kept as a blob, fetched again.
