@@ -4,8 +4,10 @@
 // demand stay separate chunks. Native addons stay outside the bundle.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 
+// Chunks are named by content hash: drop the previous build's, or they pile up.
+rmSync('dist/bin/chunks', { recursive: true, force: true });
 await build({
   entryPoints: { berthd: 'dist/daemon/main.js', berth: 'dist/client/main.js', 'berthd-cleanup': 'dist/daemon/cleanup.js', 'layer-worker': 'dist/daemon/images/registry/layer-worker.js' },
   outdir: 'dist/bin',
