@@ -2,9 +2,10 @@
 // (docker-registry), against curl downloading the same blobs (3 at a time): to files (the plain
 // download: written to the page cache, as the pull's unpacked files are), to files then fsynced
 // (a durable copy), and to /dev/null; and berthd's peak RSS during the pull for a 10 MB and a 50 MB
-// image (it must not grow with the image: layers are streamed, never buffered). A round is one
-// pull then each curl (and the same verified work done by C tools: toolsSeconds), so they share the
-// machine's moods (a 2-vCPU VM with neighbours); medians of RUNS rounds. Two berth figures: the
+// image (it must not grow with the image: layers are streamed, never buffered), and /_ping's
+// latency while a pull runs. A round is one pull then each curl (and the same verified work done
+// by C tools: toolsSeconds), so they share the machine's moods (a 2-vCPU VM with neighbours);
+// medians of RUNS rounds. Two berth figures: the
 // whole pull through berthd's API (download, verify both digests, decompress, unpack by the
 // storage driver with the tar-split record, record), and the
 // registry client's download path alone (fetchLayer in the layer worker into a content-store blob:
@@ -276,6 +277,23 @@ async function pullOnce(img) {
   return { s, downloadS: (downloaded ?? s * 1000) / 1000, rssGrowthKiB: peak - base, peakKiB: peak, cpuS: cpu1.all - cpu0.all, mainS: cpu1.main - cpu0.main, registryS: reg1 - reg0 };
 }
 
+/** One more pull, with /_ping asked one after another while it runs: how long the API waits
+ *  behind a pull (the layer bytes never touch berthd's event loop). */
+async function pingsDuringPull(img) {
+  let done = false;
+  const pull = api('POST', `/images/create?fromImage=${encodeURIComponent(`127.0.0.1:${PORT}/${img.repo}`)}&tag=latest`).finally(() => (done = true));
+  const ms = [];
+  while (!done) {
+    const t = performance.now();
+    await api('GET', '/_ping');
+    ms.push(performance.now() - t);
+  }
+  await pull;
+  await api('DELETE', `/images/${encodeURIComponent(`127.0.0.1:${PORT}/${img.repo}:latest`)}`);
+  ms.sort((a, b) => a - b);
+  return { n: ms.length, p50: round(ms[Math.floor(ms.length / 2)], 2), p99: round(ms[Math.floor(ms.length * 0.99)], 2), max: round(ms.at(-1), 2) };
+}
+
 /** Inside the netns: the registry client's download path, 3 layers at a time, RUNS times. */
 async function downloadOnly({ repo, layers, diffIds, runs, dir: base }) {
   const imp = (p) => import(join(ROOT, 'dist', p));
@@ -324,6 +342,7 @@ try {
       curlNull.push(curlSeconds(img, 'null'));
       tools.push(toolsSeconds(img));
     }
+    const pings = await pingsDuringPull(img);
     const fetchS = downloadSeconds(img);
     const pull = median(pulls.map((p) => p.s));
     const dl = median(pulls.map((p) => p.downloadS));
@@ -353,6 +372,7 @@ try {
       berthd_cpu_s: round(median(pulls.map((p) => p.cpuS)), 3),
       berthd_main_thread_cpu_s: round(median(pulls.map((p) => p.mainS)), 3),
       registry_cpu_s: round(median(pulls.map((p) => p.registryS)), 3),
+      ping_ms_during_pull: pings,
       berthd_rss_growth_MB: round(Math.max(...pulls.map((p) => p.rssGrowthKiB)) / 1024),
       berthd_peak_rss_MB: round(Math.max(...pulls.map((p) => p.peakKiB)) / 1024),
     };
