@@ -178,8 +178,18 @@ export class LayerWorker {
   /** Stop the worker (the daemon's shutdown); downloads in flight fail. */
   close(): void {
     clearTimeout(this.#idle);
-    void this.#worker?.terminate();
+    const w = this.#worker;
     this.#worker = undefined;
+    void w?.terminate();
+    this.#failAll('it was closed');
+  }
+
+  /** Every download and unpack in flight fails (the worker is gone). */
+  #failAll(why: string): void {
+    for (const [id, p] of this.#pending) p.resolve({ t: 'error', id, kind: 'io', code: 'EWORKER', message: `the layer download worker stopped: ${why}` });
+    this.#pending.clear();
+    for (const u of this.#unpacks.values()) u.reject(Object.assign(new Error(`the layer download worker stopped: ${why}`), { code: 'EWORKER' }));
+    this.#unpacks.clear();
   }
 
   #start(): Worker {
@@ -191,10 +201,7 @@ export class LayerWorker {
     const gone = (why: string) => {
       if (this.#worker !== w) return;
       this.#worker = undefined;
-      for (const [id, p] of this.#pending) p.resolve({ t: 'error', id, kind: 'io', code: 'EWORKER', message: `the layer download worker stopped: ${why}` });
-      this.#pending.clear();
-      for (const u of this.#unpacks.values()) u.reject(Object.assign(new Error(`the layer download worker stopped: ${why}`), { code: 'EWORKER' }));
-      this.#unpacks.clear();
+      this.#failAll(why);
     };
     w.on('error', (e) => gone(e.message));
     w.on('exit', (code) => gone(`exit code ${code}`));

@@ -229,6 +229,19 @@ describe.skipIf(!built)('fetchLayer in the layer worker (skipped: run `npm run b
     expect(leftovers()).toEqual([]);
   });
 
+  it('workers closed mid-download (shutdown) fail it at once; the next download starts a new worker', async () => {
+    await setup({ blobDelayMs: 300 });
+    const { tar, desc, repo } = await layer(1000);
+    const pending = fetchLayer(repo, blobs, desc, sha(tar), undefined, sink().fn);
+    await new Promise((r) => setTimeout(r, 100));
+    workers.close();
+    await expect(pending).rejects.toThrow('the layer download worker stopped: it was closed');
+    expect(leftovers()).toEqual([]);
+    const s = sink();
+    expect(await fetchLayer(repo, blobs, desc, sha(tar), undefined, s.fn)).toEqual({ exact: true });
+    expect(s.got()).toBe(sha(tar));
+  });
+
   it('an I/O error of the unpack stops the download and leaves no blob', async () => {
     await setup();
     const { tar, desc, repo } = await layer();
