@@ -249,8 +249,9 @@ export type UnpackInto = NonNullable<LayerStream['unpackInto']>;
  * on the data (bad gzip, bad tar), the rest is still read and hashed: a digest mismatch is the
  * error to report when there is one. An I/O error stops it at once. `onBytes(n, done)` sees the
  * bytes received.
- * With a layer worker (offload.ts), the GET, both hashes, the decompressor and the blob file run in
- * that thread and only the unpack stays here; an answer other than 200 there is asked again here.
+ * With a layer worker (offload.ts), the GET, both hashes, the decompressor, the splitter and the
+ * blob file or the unpack (through the driver's `unpackInto`) run in that thread; an answer other
+ * than 200 there is asked again here.
  */
 export async function fetchLayer(
   repo: Repository,
