@@ -1,8 +1,8 @@
 // DNS sockets for the embedded resolver: serve queries on an address (UDP and TCP, port 53 of a
-// network's gateway), ask an upstream server over UDP, and read the host's resolvers. Sockets live
-// in the daemon's netns (the host's); containers reach them through their bridge.
+// network's gateway), ask an upstream server over UDP or TCP, and read the host's resolvers.
+// Sockets live in the daemon's netns (the host's); containers reach them through their bridge.
 import { createSocket, type Socket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { readFile } from 'node:fs/promises';
 
 export interface DnsServerHandle {
@@ -19,6 +19,10 @@ export interface DnsNet {
   /** Send `msg` to server:port over UDP; resolve with the first answer carrying the same id;
    *  reject after timeoutMs. */
   ask(server: string, port: number, msg: Buffer, timeoutMs: number): Promise<Buffer>;
+  /** Send `msg` to server:port over TCP (RFC 1035 4.2.2: a 2-byte length before each message), one
+   *  query per connection; resolve with the answer if it carries the same id. timeoutMs covers
+   *  connect and answer; the socket is destroyed whatever the outcome. */
+  askTcp(server: string, port: number, msg: Buffer, timeoutMs: number): Promise<Buffer>;
   /** The host's resolvers: the nameserver lines of /etc/resolv.conf, read at each call. */
   hostResolvers(): Promise<string[]>;
 }
@@ -55,6 +59,7 @@ export function realDnsNet(resolvConf = '/etc/resolv.conf'): DnsNet {
             void handler(msg, { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0, tcp: true }).then(
               (out) => {
                 if (!out || sock.destroyed) return;
+                if (out.length > 0xffff) return void sock.destroy(); // cannot be framed
                 const head = Buffer.alloc(2);
                 head.writeUInt16BE(out.length, 0);
                 sock.write(Buffer.concat([head, out]));
@@ -102,6 +107,40 @@ export function realDnsNet(resolvConf = '/etc/resolv.conf'): DnsNet {
           if (answer.length >= 2 && answer.readUInt16BE(0) === id) done(() => resolve(answer));
         });
         sock.send(msg, port, server);
+      });
+    },
+
+    askTcp(server, port, msg, timeoutMs) {
+      if (msg.length < 12 || msg.length > 0xffff) return Promise.reject(new RangeError(`a DNS message of ${msg.length} bytes cannot go over TCP`));
+      return new Promise((resolve, reject) => {
+        const id = msg.readUInt16BE(0);
+        const sock = connect({ host: server, port, noDelay: true });
+        let buf = Buffer.alloc(0);
+        let settled = false;
+        const done = (err: Error | undefined, answer?: Buffer) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          sock.destroy();
+          if (err) reject(err);
+          else resolve(answer!);
+        };
+        const timer = setTimeout(
+          () => done(Object.assign(new Error(`no answer from ${server} over TCP in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+          timeoutMs,
+        );
+        sock.on('error', (e) => done(e));
+        sock.on('close', () => done(Object.assign(new Error(`${server} closed the TCP connection before answering`), { code: 'ECONNRESET' })));
+        sock.on('data', (chunk) => {
+          buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+          if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
+          const answer = Buffer.from(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+          if (answer.length >= 2 && answer.readUInt16BE(0) === id) done(undefined, answer);
+          else done(Object.assign(new Error(`${server} answered over TCP with another id`), { code: 'EPROTO' }));
+        });
+        const head = Buffer.alloc(2);
+        head.writeUInt16BE(msg.length, 0);
+        sock.write(Buffer.concat([head, msg]));
       });
     },
 

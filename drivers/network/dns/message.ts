@@ -1,12 +1,19 @@
 // DNS messages, pure (RFC 1035): read the question of a query, write answers (A, AAAA, PTR) and
-// error responses, and swap the id of a forwarded message. Only what an embedded resolver needs:
-// one question per query, names with or without compression, no EDNS in what we write.
+// error responses, swap the id of a forwarded message, and fit a response into a UDP client's
+// limit (512 bytes, or the size its EDNS0 OPT record announces: RFC 6891). Only what an embedded
+// resolver needs: one question per query, names with or without compression, no EDNS in what we
+// write (an OPT record of a forwarded answer is kept).
 import { Address6 } from 'ip-address';
 
-export const TYPE = { A: 1, PTR: 12, AAAA: 28 } as const;
+export const TYPE = { A: 1, PTR: 12, AAAA: 28, OPT: 41 } as const;
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 /** Docker's embedded DNS answers with a TTL of 600 s. */
 export const TTL = 600;
+/** The largest UDP message a client without EDNS takes (RFC 1035 2.3.4). */
+export const UDP_MIN = 512;
+/** The largest message a 2-byte TCP length can frame. */
+export const TCP_MAX = 0xffff;
+const TC = 0x0200;
 
 export interface Question {
   id: number;
@@ -137,4 +144,82 @@ export function reverseAddress(name: string): string | undefined {
     return new Address6(hex.match(/.{4}/g)!.join(':')).correctForm();
   }
   return undefined;
+}
+
+interface Span {
+  start: number;
+  end: number;
+  type: number;
+  class: number;
+  /** The owner name is the root (one zero byte), as an OPT record's must be. */
+  root: boolean;
+}
+
+/** The resource records from `at` on (up to n): where each starts and ends, its type and class.
+ *  Stops at the first one that cannot be read (a message cut short by a careless server). */
+function records(buf: Buffer, at: number, n: number): Span[] {
+  const out: Span[] = [];
+  for (let i = 0; i < n; i++) {
+    let next: number;
+    try {
+      next = readName(buf, at).next;
+    } catch (e) {
+      if (e instanceof DnsFormatError) break;
+      throw e;
+    }
+    if (next + 10 > buf.length) break;
+    const end = next + 10 + buf.readUInt16BE(next + 8);
+    if (end > buf.length) break;
+    out.push({ start: at, end, type: buf.readUInt16BE(next), class: buf.readUInt16BE(next + 2), root: next === at + 1 });
+    at = end;
+  }
+  return out;
+}
+
+/** The largest UDP answer the client of this query takes: 512 bytes, or more if its EDNS0 OPT
+ *  record announces more (that record's class is its UDP payload size). */
+export function udpLimit(query: Buffer, q: Question): number {
+  const n = query.readUInt16BE(6) + query.readUInt16BE(8) + query.readUInt16BE(10);
+  const opt = records(query, q.end, n).find((r) => r.type === TYPE.OPT);
+  return Math.min(Math.max(opt?.class ?? 0, UDP_MIN), TCP_MAX);
+}
+
+/** Whether a response says it was cut short (TC). */
+export const truncated = (msg: Buffer): boolean => msg.length >= 4 && (msg.readUInt16BE(2) & TC) !== 0;
+
+/** A response that fits in `limit` bytes: the message itself if it does, else TC set, the
+ *  question, as many whole answer records as fit, no authority or additional records but the OPT
+ *  record (RFC 6891 7: a truncated answer keeps it). Never a record cut in half. Compression
+ *  pointers point backwards (RFC 1035 4.1.4), so the kept prefix stays readable. */
+export function fit(msg: Buffer, limit: number): Buffer {
+  if (msg.length <= limit || msg.length < 12) return msg;
+  const header = Buffer.from(msg.subarray(0, 12));
+  header.writeUInt16BE(header.readUInt16BE(2) | TC, 2);
+  header.fill(0, 6, 12);
+  const qd = msg.readUInt16BE(4);
+  let qEnd = 12;
+  try {
+    for (let i = 0; i < qd; i++) qEnd = readName(msg, qEnd).next + 4;
+  } catch (e) {
+    if (!(e instanceof DnsFormatError)) throw e;
+    qEnd = -1;
+  }
+  if (qEnd < 0 || qEnd > msg.length || qEnd > limit) {
+    header.writeUInt16BE(0, 4); // no readable question: the bare header
+    return header;
+  }
+  const an = records(msg, qEnd, msg.readUInt16BE(6));
+  let opt: Buffer = Buffer.alloc(0);
+  if (an.length === msg.readUInt16BE(6)) {
+    const ns = records(msg, an.at(-1)?.end ?? qEnd, msg.readUInt16BE(8));
+    if (ns.length === msg.readUInt16BE(8)) {
+      const o = records(msg, ns.at(-1)?.end ?? an.at(-1)?.end ?? qEnd, msg.readUInt16BE(10)).find((r) => r.type === TYPE.OPT && r.root);
+      if (o && qEnd + (o.end - o.start) <= limit) opt = msg.subarray(o.start, o.end);
+    }
+  }
+  let kept = 0;
+  while (kept < an.length && an[kept]!.end + opt.length <= limit) kept++;
+  header.writeUInt16BE(kept, 6);
+  header.writeUInt16BE(opt.length ? 1 : 0, 10);
+  return Buffer.concat([header, msg.subarray(12, kept ? an[kept - 1]!.end : qEnd), opt]);
 }

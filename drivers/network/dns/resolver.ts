@@ -5,13 +5,16 @@
 // container that shares a network with it — container name, aliases (scoped to their network),
 // short id, hostname (Endpoint.dnsNames) — as A/AAAA, and reverse names as PTR
 // (`<name>.<network>`). Other names go to the querier's `--dns` servers or the host's resolvers,
-// unless all its networks are internal (no way out: SERVFAIL).
+// unless all its networks are internal (no way out: SERVFAIL): a query that came over TCP goes on
+// over TCP; one over UDP goes over UDP, and once more over TCP when the upstream's answer is
+// truncated (TC). An answer to a UDP client fits its limit (512 bytes or its EDNS0 size): whole
+// records as many as fit, TC set when some were left out, so the client asks again over TCP.
 import { randomInt } from 'node:crypto';
 import type { RecordStore } from '../../driver.js';
 import type { Log } from '../../log.js';
 import type { DnsNet, DnsServerHandle } from '../../sys/dns.js';
 import type { Endpoint } from '../../types.js';
-import { DnsFormatError, RCODE, TYPE, formErr, parseQuery, response, reverseAddress, withId, type Rdata } from './message.js';
+import { DnsFormatError, RCODE, TCP_MAX, TYPE, fit, formErr, parseQuery, response, reverseAddress, truncated, udpLimit, withId, type Rdata } from './message.js';
 
 export interface DnsNetwork {
   id: string;
@@ -42,15 +45,18 @@ export class EmbeddedDns {
   readonly #log: Log;
   readonly #port: number;
   readonly #upstreamTimeoutMs: number;
+  readonly #upstreamPort: number;
   readonly #nets = new Map<string, { net: DnsNetwork; handles: DnsServerHandle[]; serving: string[]; errors: string[] }>();
   readonly counters: DnsCounters = { answered: 0, forwarded: 0, failed: 0 };
 
-  constructor(o: { dns: DnsNet; records: RecordStore; log: Log; port?: number; upstreamTimeoutMs?: number }) {
+  /** port: where to serve (53); upstreamPort: where upstream servers listen (53; tests pick others). */
+  constructor(o: { dns: DnsNet; records: RecordStore; log: Log; port?: number; upstreamTimeoutMs?: number; upstreamPort?: number }) {
     this.#dns = o.dns;
     this.#records = o.records;
     this.#log = o.log;
     this.#port = o.port ?? 53;
     this.#upstreamTimeoutMs = o.upstreamTimeoutMs ?? 2000;
+    this.#upstreamPort = o.upstreamPort ?? 53;
   }
 
   /** Serve a network (idempotent: a network served already is left as it is). A bind that fails is
@@ -61,7 +67,7 @@ export class EmbeddedDns {
     this.#nets.set(net.id, entry);
     for (const a of net.addresses) {
       try {
-        entry.handles.push(await this.#dns.serve(a, this.#port, (msg, from) => this.#answer(net.id, msg, from.address)));
+        entry.handles.push(await this.#dns.serve(a, this.#port, (msg, from) => this.#answer(net.id, msg, from.address, from.tcp)));
         entry.serving.push(a);
       } catch (err) {
         entry.errors.push(`${a}:${this.#port}: ${(err as Error).message}`);
@@ -91,7 +97,7 @@ export class EmbeddedDns {
     return (ep.dnsNames ?? [ep.container.name, ...ep.aliases]).map((n) => n.toLowerCase());
   }
 
-  async #answer(networkId: string, msg: Buffer, from: string): Promise<Buffer | undefined> {
+  async #answer(networkId: string, msg: Buffer, from: string, tcp: boolean): Promise<Buffer | undefined> {
     let q;
     try {
       q = parseQuery(msg);
@@ -100,6 +106,7 @@ export class EmbeddedDns {
       throw e;
     }
     if (q.opcode !== 0) return response(msg, q, RCODE.NOTIMP);
+    const limit = tcp ? TCP_MAX : udpLimit(msg, q);
     const endpoints = this.#records.list('endpoint');
     const client = endpoints.find((e) => e.networkId === networkId && (bare(e.ipv4) === from || bare(e.ipv6) === from));
     // The networks whose names the querier sees: every served network its container is on.
@@ -115,7 +122,7 @@ export class EmbeddedDns {
         const netName = this.#nets.get(ep.networkId)?.net.name ?? '';
         const first = EmbeddedDns.names(ep)[0] ?? ep.container.name;
         this.counters.answered++;
-        return response(msg, q, RCODE.NOERROR, [{ type: TYPE.PTR, name: `${first}.${netName}` }]);
+        return fit(response(msg, q, RCODE.NOERROR, [{ type: TYPE.PTR, name: `${first}.${netName}` }]), limit);
       }
     } else {
       const matches = visible.filter((e) => EmbeddedDns.names(e).includes(q.name));
@@ -130,7 +137,7 @@ export class EmbeddedDns {
           }
         }
         this.counters.answered++;
-        return response(msg, q, RCODE.NOERROR, answers); // a known name without this type: NODATA
+        return fit(response(msg, q, RCODE.NOERROR, answers), limit); // a known name without this type: NODATA
       }
     }
 
@@ -142,14 +149,26 @@ export class EmbeddedDns {
     }
     const ours = new Set([...this.#nets.values()].flatMap((e) => e.net.addresses));
     const upstreams = (client?.dnsServers?.length ? client.dnsServers : await this.#dns.hostResolvers()).filter((s) => !ours.has(s));
+    const ask = (server: string, overTcp: boolean) => {
+      const out = withId(msg, randomInt(0, 0x10000)); // the upstream sees our id, the client its own
+      const port = this.#upstreamPort;
+      return overTcp ? this.#dns.askTcp(server, port, out, this.#upstreamTimeoutMs) : this.#dns.ask(server, port, out, this.#upstreamTimeoutMs);
+    };
     for (const server of upstreams) {
-      const id = randomInt(0, 0x10000);
       try {
-        const answer = await this.#dns.ask(server, 53, withId(msg, id), this.#upstreamTimeoutMs);
+        let answer = await ask(server, tcp);
+        if (!tcp && truncated(answer)) {
+          // Too big for UDP upstream: get it whole over TCP, then hand the client what fits.
+          try {
+            answer = await ask(server, true);
+          } catch (err) {
+            this.#log.debug({ err, server, name: q.name }, 'DNS upstream truncated its UDP answer and did not answer over TCP; passing the truncated one on');
+          }
+        }
         this.counters.forwarded++;
-        return withId(answer, q.id);
+        return fit(withId(answer, q.id), limit);
       } catch (err) {
-        this.#log.debug({ err, server, name: q.name }, 'DNS upstream did not answer');
+        this.#log.debug({ err, server, name: q.name, tcp }, 'DNS upstream did not answer');
       }
     }
     this.counters.failed++;
