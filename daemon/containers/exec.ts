@@ -2,13 +2,18 @@
 // An instance lives in memory only (as dockerd's exec store): it is kept after its process ends so
 // that its exit code can be read, and forgotten with its container (or when too many finished ones
 // pile up). It never outlives the daemon: a restarted berthd knows no exec instance.
+// A container's inspect lists (ExecIDs) its instances that have not ended, as dockerd: created or
+// running ones. When the container stops, its instances that never started are forgotten.
+// The process gets the environment dockerd gives an exec: PATH, HOSTNAME, TERM (with a TTY), the
+// legacy link variables, the container's Env, then the exec's Env (see execEnv).
 import { randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
 import type { AttachOptions, ExecDriver, ExecSession } from '../../drivers/driver.js';
 import type { ProcessSpec } from '../../drivers/handlers.js';
 import { BerthError, conflict, invalidParameter, notFound } from '../../drivers/errors.js';
 import { parseDetachKeys } from '../../client/attach.js';
 import type { Daemon } from '../daemon.js';
-import { mergeEnv } from './create.js';
+import { linkEnv } from './links.js';
 import type { ContainerRecord } from './types.js';
 
 /** POST /containers/{id}/exec, the keys berth reads (Docker's ExecConfig). */
@@ -73,22 +78,30 @@ export const MAX_FINISHED_PER_CONTAINER = 128;
 const RESIZE_WAIT_MS = 10_000;
 
 const USER_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*(:[A-Za-z0-9_.][A-Za-z0-9_.-]*)?$/;
+/** Docker's default PATH for Linux containers (oci.DefaultPathEnv). */
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class ExecService {
   readonly #d: Daemon;
   readonly #execs = new Map<string, ExecInstance>();
   readonly #unsubscribe: () => void;
+  readonly #execIds = (containerId: string): string[] => this.liveIds(containerId);
 
   constructor(d: Daemon) {
     this.#d = d;
-    // A removed container takes its exec instances with it.
+    // A removed container takes its exec instances with it; a stopped one those that never ran
+    // (dockerd's cleanup unregisters them; running ones end with the container and stay readable).
     this.#unsubscribe = d.events.subscribe((e) => {
-      if (e.Type === 'container' && e.Action === 'destroy') this.#forgetContainer(e.Actor.ID);
+      if (e.Type !== 'container') return;
+      if (e.Action === 'destroy') this.#forgetContainer(e.Actor.ID);
+      else if (e.Action === 'die') this.#forgetUnstarted(e.Actor.ID);
     });
+    d.containers.execIds = this.#execIds;
   }
 
   close(): void {
     this.#unsubscribe();
+    if (this.#d.containers.execIds === this.#execIds) this.#d.containers.execIds = () => [];
     for (const x of this.#execs.values()) x.session?.close();
   }
 
@@ -109,6 +122,13 @@ export class ExecService {
     return [...this.#execs.values()].filter((x) => x.containerId === containerId);
   }
 
+  /** A container's ExecIDs: its instances not yet ended (created, or running), in creation order. */
+  liveIds(containerId: string): string[] {
+    return this.ofContainer(containerId)
+      .filter((x) => x.state !== 'exited')
+      .map((x) => x.id);
+  }
+
   /** Validate and record an exec instance; nothing runs yet. */
   create(ref: string, body: ExecCreateBody | undefined): { Id: string } {
     const b = body ?? {};
@@ -120,8 +140,9 @@ export class ExecService {
     const userEnv = b.Env ?? [];
     for (const e of userEnv) {
       if (typeof e !== 'string' || e.includes('\0')) throw invalidParameter('an environment entry holds a NUL byte');
+      if (envName(e) === '') throw invalidParameter(`invalid environment variable: ${e}`);
     }
-    const env = mergeEnv(c.config.Env, userEnv);
+    const tty = Boolean(b.Tty);
     const workingDir = b.WorkingDir || c.config.WorkingDir || '/';
     if (!workingDir.startsWith('/')) throw invalidParameter(`the working directory '${workingDir}' is invalid, it needs to be an absolute path`);
     const user = b.User ?? '';
@@ -136,6 +157,7 @@ export class ExecService {
     }
     const consoleSize = consoleSizeOf(b.ConsoleSize);
     this.#assertRunning(c);
+    const env = execEnv({ hostname: c.config.Hostname || osHostname(), tty, links: this.#linkEnv(c), config: c.config.Env, exec: userEnv });
 
     const id = randomBytes(32).toString('hex');
     const x = newInstance({
@@ -145,7 +167,7 @@ export class ExecService {
       env,
       user: user || c.config.User || '',
       workingDir,
-      tty: Boolean(b.Tty),
+      tty,
       attachStdin: Boolean(b.AttachStdin),
       attachStdout: Boolean(b.AttachStdout),
       attachStderr: Boolean(b.AttachStderr),
@@ -263,11 +285,38 @@ export class ExecService {
     if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
   }
 
+  /**
+   * The legacy link variables of a container on the default bridge, worked out now from the linked
+   * containers' addresses (as dockerd at exec create): a linked container that is not running fails
+   * the exec; one that was removed since is left out.
+   */
+  #linkEnv(c: ContainerRecord): string[] {
+    if (c.links.length === 0) return [];
+    const bridge = this.#d.networks.find('bridge');
+    if (!bridge || !c.endpoints[bridge.id]) return [];
+    const env: string[] = [];
+    for (const l of c.links) {
+      const t = this.#d.containers.find(l.containerId);
+      if (!t) continue;
+      const fullName = `/${c.name}/${l.alias}`;
+      if (t.state.status !== 'running') throw conflict(`Cannot link to a non running container: /${t.name} AS ${fullName}`);
+      const epId = t.endpoints[bridge.id];
+      const ip = (epId ? this.#d.store.get('endpoint', epId)?.ipv4 : undefined)?.split('/')[0];
+      if (!ip) throw conflict(`container ${t.id} not attached to default bridge network`);
+      env.push(...linkEnv({ fullName, alias: l.alias, ip, exposed: Object.keys(t.config.ExposedPorts ?? {}), env: t.config.Env }));
+    }
+    return env;
+  }
+
   #forgetContainer(containerId: string): void {
     for (const x of this.ofContainer(containerId)) {
       x.session?.close();
       this.#execs.delete(x.id);
     }
+  }
+
+  #forgetUnstarted(containerId: string): void {
+    for (const x of this.ofContainer(containerId)) if (x.state === 'created') this.#execs.delete(x.id);
   }
 
   /** Forget the oldest finished instances of a container beyond MAX_FINISHED_PER_CONTAINER. */
@@ -279,6 +328,42 @@ export class ExecService {
   #attrs(c: ContainerRecord): Record<string, string> {
     return { name: c.name, image: c.image, ...c.config.Labels };
   }
+}
+
+/**
+ * An exec's environment, in dockerd's order: PATH, HOSTNAME, TERM=xterm when the exec has a TTY, the
+ * link variables; then the container's Env and after it the exec's Env each replace a variable of
+ * the same name in place or are appended. An exec entry without `=` unsets the variable.
+ */
+export function execEnv(o: { hostname: string; tty: boolean; links: string[]; config: string[]; exec: string[] }): string[] {
+  const base = [DEFAULT_PATH, `HOSTNAME=${o.hostname}`, ...(o.tty ? ['TERM=xterm'] : []), ...o.links];
+  return replaceOrAppendEnv(replaceOrAppendEnv(base, o.config), o.exec);
+}
+
+/** Docker's ReplaceOrAppendEnvValues: each override replaces the default of its name where it
+ *  stands (an unset one comes back there) or is appended; `NAME` alone removes NAME. Unlike
+ *  Docker, a name given twice among the overrides is kept once (the last), as berth's create does. */
+export function replaceOrAppendEnv(defaults: string[], overrides: string[]): string[] {
+  const out: (string | undefined)[] = [...defaults];
+  const at = new Map<string, number>();
+  out.forEach((kv, i) => at.set(envName(kv!), i));
+  for (const kv of overrides) {
+    const name = envName(kv);
+    const i = at.get(name);
+    if (!kv.includes('=')) {
+      if (i !== undefined) out[i] = undefined;
+    } else if (i !== undefined) {
+      out[i] = kv;
+    } else {
+      at.set(name, out.push(kv) - 1);
+    }
+  }
+  return out.filter((kv): kv is string => kv !== undefined);
+}
+
+function envName(kv: string): string {
+  const eq = kv.indexOf('=');
+  return eq < 0 ? kv : kv.slice(0, eq);
 }
 
 /** Docker's ConsoleSize [height, width]; [0, 0] and null mean "not given". */

@@ -42,6 +42,8 @@ export class ContainerService {
   readonly #pendingAttach = new Map<string, Set<PendingAttach>>();
   /** Removals under way (off the user's path for --rm): a new container of the same name waits. */
   readonly #removals = new Map<string, Promise<void>>();
+  /** A container's exec instances that have not ended (inspect's ExecIDs); set by the exec service. */
+  execIds: (containerId: string) => string[] = () => [];
 
   constructor(d: Daemon) {
     this.#d = d;

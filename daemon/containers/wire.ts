@@ -11,6 +11,8 @@ export interface WireContext {
   logPath(id: string): string;
   storageDriver: string;
   now: number;
+  /** The container's exec instances that have not ended (ExecIDs); none when absent. */
+  execIds?(containerId: string): string[];
 }
 
 /** Docker's units.HumanDuration. */
@@ -138,6 +140,7 @@ export function inspect(c: ContainerRecord, ctx: WireContext): Record<string, un
   const dir = ctx.dir(c.id);
   const primary = eps[0];
   const [ip = '', prefix = '0'] = (primary?.ipv4 ?? '').split('/');
+  const execIds = ctx.execIds?.(c.id) ?? [];
   return {
     Id: c.id,
     Created: c.created,
@@ -168,7 +171,7 @@ export function inspect(c: ContainerRecord, ctx: WireContext): Record<string, un
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
+    ExecIDs: execIds.length ? execIds : null,
     HostConfig: { ...c.hostConfig, Binds: null, Privileged: false, PidMode: '', IpcMode: 'private', ShmSize: 67108864 },
     GraphDriver: { Name: ctx.storageDriver, Data: c.rootfs ? { MergedDir: c.rootfs } : null },
     Mounts: [],

@@ -397,6 +397,43 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
       await dk(['rm', 'dexec']);
     });
 
+    it("exec: the container's env with its link variables, in dockerd's order; ExecIDs while an exec -d runs", async () => {
+      expect((await dk(['run', '-d', '--name', 'dxdb', '--expose', '5432', '-e', 'PGDATA=/d', 'busybox', 'sleep', '300'])).code).toBe(0);
+      const run = await dk(['run', '-d', '--name', 'dxweb', '--link', 'dxdb:db', '-e', 'MINE=1', 'busybox', 'sleep', '300']);
+      expect(run.code, run.stderr).toBe(0);
+      const dbIp = (await dk(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'dxdb'])).stdout.trim();
+      const hostname = (await dk(['inspect', '-f', '{{.Config.Hostname}}', 'dxweb'])).stdout.trim();
+      const e = await dk(['exec', '-e', 'X=y', 'dxweb', 'env']);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout.split('\n').filter(Boolean)).toEqual([
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        `HOSTNAME=${hostname}`,
+        `DB_PORT=tcp://${dbIp}:5432`,
+        `DB_PORT_5432_TCP=tcp://${dbIp}:5432`,
+        `DB_PORT_5432_TCP_ADDR=${dbIp}`,
+        'DB_PORT_5432_TCP_PORT=5432',
+        'DB_PORT_5432_TCP_PROTO=tcp',
+        'DB_NAME=/dxweb/db',
+        'DB_ENV_PGDATA=/d',
+        'MINE=1',
+        'X=y',
+        'HOME=/root', // set by the runtime (runc), not the daemon
+      ]);
+      const ids = async () => (await dk(['inspect', '-f', '{{json .ExecIDs}}', 'dxweb'])).stdout.trim();
+      expect(await ids()).toBe('null');
+      expect((await dk(['exec', '-d', 'dxweb', 'sleep', '2'])).code).toBe(0);
+      const listed = JSON.parse(await ids()) as string[];
+      expect(listed).toHaveLength(1);
+      expect(listed[0]).toMatch(/^[0-9a-f]{64}$/);
+      let after = '';
+      for (let k = 0; k < 60 && after !== 'null'; k++) {
+        await sleep(100);
+        after = await ids();
+      }
+      expect(after).toBe('null');
+      expect((await dk(['rm', '-f', 'dxweb', 'dxdb'])).code).toBe(0);
+    });
+
     it('-it with a TTY: run and exec see the terminal size at once, input reaches the shell, the exit code comes back', async () => {
       const r = await tty(['run', '--rm', '-it', 'busybox', 'stty', 'size'], { rows: 45, cols: 123 });
       expect(r.output.trim()).toBe('45 123');

@@ -69,6 +69,7 @@ export function containerRoutes(d: Daemon): FastifyPluginAsync {
     logPath: (id) => d.containers.logPath(id),
     storageDriver: d.config.storageDriver,
     now: Date.now(),
+    execIds: (id) => d.containers.execIds(id),
   });
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   const int = (v: unknown, what: string): number | undefined => {

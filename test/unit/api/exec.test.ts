@@ -12,7 +12,8 @@ import type { AttachOptions, ExecDriver, ExecSession } from '../../../drivers/dr
 import type { ProcessSpec } from '../../../drivers/handlers.js';
 import { invalidParameter } from '../../../drivers/errors.js';
 import type { ContainerRecord } from '../../../daemon/containers/types.js';
-import { MAX_FINISHED_PER_CONTAINER } from '../../../daemon/containers/exec.js';
+import type { Endpoint, NetworkRecord } from '../../../drivers/types.js';
+import { execEnv, MAX_FINISHED_PER_CONTAINER, replaceOrAppendEnv } from '../../../daemon/containers/exec.js';
 import { unitDaemon } from '../../helpers/unit-daemon.js';
 
 const CID = 'c'.repeat(64);
@@ -281,7 +282,8 @@ describe('exec start', () => {
     const r = await app.inject({ url: `/exec/${id}/json` });
     expect(r.json()).toMatchObject({ Running: false, ExitCode: 3, Pid: 0 });
     expect(procs[0]!.process).toMatchObject({ args: ['echo', 'hello', 'world'], cwd: '/srv', user: '0', tty: false, openStdin: false });
-    expect(procs[0]!.process.env).toEqual(['PATH=/bin', 'FROM_IMAGE=1', 'CODE=3']);
+    // dockerd's order: PATH (the container's replaces the default in place), HOSTNAME, the container's Env, the exec's
+    expect(procs[0]!.process.env).toEqual(['PATH=/bin', 'HOSTNAME=box', 'FROM_IMAGE=1', 'CODE=3']);
     expect(events.map((e) => e.Action)).toEqual(['exec_create: echo hello world', 'exec_start: echo hello world', 'exec_die']);
     expect(events[2]!.Actor.Attributes).toMatchObject({ execID: id, exitCode: '3' });
   });
@@ -389,5 +391,157 @@ describe('exec start', () => {
     expect((await app.inject({ url: `/exec/${ids.at(-1)}/json` })).statusCode).toBe(200);
     d.events.publish('container', 'destroy', CID, {});
     expect((await app.inject({ url: `/exec/${ids.at(-1)}/json` })).statusCode).toBe(404);
+  });
+});
+
+describe('exec env (as dockerd builds it)', () => {
+  it('PATH, HOSTNAME, TERM with a TTY, the link vars, then the container Env, then the exec Env', () => {
+    const env = execEnv({
+      hostname: 'h1',
+      tty: true,
+      links: ['DB_PORT=tcp://172.17.0.3:5432', 'DB_NAME=/web/db'],
+      config: ['HOSTNAME=mine', 'A=1', 'DB_NAME=/over'],
+      exec: ['A=2', 'B=3'],
+    });
+    expect(env).toEqual([
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'HOSTNAME=mine',
+      'TERM=xterm',
+      'DB_PORT=tcp://172.17.0.3:5432',
+      'DB_NAME=/over',
+      'A=2',
+      'B=3',
+    ]);
+    expect(execEnv({ hostname: 'h1', tty: false, links: [], config: [], exec: [] })).toEqual([
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'HOSTNAME=h1',
+    ]);
+    expect(execEnv({ hostname: 'h', tty: true, links: [], config: ['TERM=dumb'], exec: [] })).toContain('TERM=dumb');
+  });
+
+  it('replaces in place, appends, and a bare NAME unsets (an unset one set again comes back in place)', () => {
+    expect(replaceOrAppendEnv(['A=1', 'B=2', 'C=3'], ['B', 'D=4', 'B=5', 'A=0', 'NOPE'])).toEqual(['A=0', 'B=5', 'C=3', 'D=4']);
+    expect(replaceOrAppendEnv(['A=1', 'B=2'], ['A', 'X=1', 'X=2'])).toEqual(['B=2', 'X=2']);
+    const defaults = ['A=1'];
+    replaceOrAppendEnv(defaults, ['A=2']);
+    expect(defaults).toEqual(['A=1']); // not mutated
+  });
+});
+
+describe('exec with legacy links', () => {
+  const BRIDGE = 'b'.repeat(64);
+  const DB = 'e'.repeat(64);
+  const network: NetworkRecord = {
+    id: BRIDGE, name: 'bridge', driver: 'bridge', created: new Date().toISOString(), internal: false, ipv6: false, builtin: true,
+    ipam: [], options: {}, labels: {},
+  };
+  const endpoint = (id: string, containerId: string, name: string, ipv4: string): Endpoint => ({
+    id, networkId: BRIDGE, container: { id: containerId, name }, driver: 'bridge', netns: { kind: 'host' }, ipv4, aliases: [], ports: [], links: [],
+  });
+
+  beforeEach(async () => {
+    await d.store.put('network', network);
+    await d.store.put('endpoint', endpoint('1'.repeat(64), DB, 'db', '172.17.0.3/16'));
+    await d.store.put('endpoint', endpoint('2'.repeat(64), CID, 'box', '172.17.0.2/16'));
+    await d.store.put('container', container({
+      id: DB, name: 'db', endpoints: { [BRIDGE]: '1'.repeat(64) },
+      config: { ...container().config, Hostname: 'dbhost', Env: ['PATH=/x', 'PGDATA=/data'], ExposedPorts: { '5432/tcp': {} } },
+    }));
+    await d.store.put('container', container({ endpoints: { [BRIDGE]: '2'.repeat(64) }, links: [{ containerId: DB, alias: 'pg' }] }));
+  });
+
+  it("gets the linked container's variables after HOSTNAME, with the TTY's TERM before them", async () => {
+    const id = await createExec({ Cmd: ['env'], Tty: true, Env: ['PG_ENV_PGDATA=mine'] });
+    await app.inject({ method: 'POST', url: `/exec/${id}/start`, payload: { Detach: true } });
+    expect(procs[0]!.process.env).toEqual([
+      'PATH=/bin',
+      'HOSTNAME=box',
+      'TERM=xterm',
+      'PG_PORT=tcp://172.17.0.3:5432',
+      'PG_PORT_5432_TCP=tcp://172.17.0.3:5432',
+      'PG_PORT_5432_TCP_ADDR=172.17.0.3',
+      'PG_PORT_5432_TCP_PORT=5432',
+      'PG_PORT_5432_TCP_PROTO=tcp',
+      'PG_NAME=/box/pg',
+      'PG_ENV_PGDATA=mine',
+      'FROM_IMAGE=1',
+    ]);
+    procs[0]!.exit(0);
+  });
+
+  it('refuses the exec while a linked container is not running (and leaves no instance)', async () => {
+    const db = d.store.get('container', DB)!;
+    await d.store.put('container', { ...db, state: { ...db.state, status: 'exited', pid: 0 }, endpoints: {} });
+    const r = await app.inject({ method: 'POST', url: '/containers/box/exec', payload: { Cmd: ['env'] } });
+    expect(r.statusCode).toBe(409);
+    expect(r.json()).toEqual({ message: 'Cannot link to a non running container: /db AS /box/pg' });
+    expect(events).toEqual([]);
+    const ins = await app.inject({ url: '/containers/box/json' });
+    expect(ins.statusCode, ins.body).toBe(200);
+    expect(ins.json().ExecIDs).toBeNull();
+  });
+
+  it('leaves out a linked container removed since; no link variables off the default bridge', async () => {
+    await d.store.delete('container', DB);
+    const id = await createExec({ Cmd: ['env'] });
+    await app.inject({ method: 'POST', url: `/exec/${id}/start`, payload: { Detach: true } });
+    expect(procs[0]!.process.env).toEqual(['PATH=/bin', 'HOSTNAME=box', 'FROM_IMAGE=1']);
+    procs[0]!.exit(0);
+    // as dockerd: no endpoint on the default bridge, no link variables (and no check of the target)
+    await d.store.put('container', container({ endpoints: {}, links: [{ containerId: DB, alias: 'pg' }] }));
+    const id2 = await createExec({ Cmd: ['env'] });
+    await app.inject({ method: 'POST', url: `/exec/${id2}/start`, payload: { Detach: true } });
+    expect(procs[1]!.process.env).toEqual(['PATH=/bin', 'HOSTNAME=box', 'FROM_IMAGE=1']);
+    procs[1]!.exit(0);
+  });
+});
+
+describe('container inspect ExecIDs', () => {
+  const execIds = async (ref = 'box') => (await app.inject({ url: `/containers/${ref}/json` })).json().ExecIDs as string[] | null;
+
+  it('null without instances; lists the created and running ones in order; an ended one leaves the list but stays readable', async () => {
+    expect(await execIds()).toBeNull();
+    const a = await createExec({ Cmd: ['sleep', '9'] });
+    const b = await createExec({ Cmd: ['sleep', '9'] });
+    expect(await execIds()).toEqual([a, b]);
+    await app.inject({ method: 'POST', url: `/exec/${a}/start`, payload: { Detach: true } });
+    expect(await execIds()).toEqual([a, b]);
+    procs[0]!.exit(0);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await execIds()).toEqual([b]);
+    expect((await app.inject({ url: `/exec/${a}/json` })).json()).toMatchObject({ Running: false, ExitCode: 0 });
+  });
+
+  it('an exec that failed to start is not listed', async () => {
+    const id = await createExec({ Cmd: ['fail-notfound'] });
+    const r = await app.inject({ method: 'POST', url: `/exec/${id}/start`, payload: { Detach: true } });
+    expect(r.statusCode).toBe(400);
+    expect(await execIds()).toBeNull();
+    expect((await app.inject({ url: `/exec/${id}/json` })).json()).toMatchObject({ ExitCode: 127 });
+  });
+
+  it("only the container's own; a container that stops forgets the instances that never started", async () => {
+    await d.store.put('container', container({ id: 'f'.repeat(64), name: 'other' }));
+    const mine = await createExec({ Cmd: ['true'] });
+    const running = await createExec({ Cmd: ['sleep', '9'] });
+    await app.inject({ method: 'POST', url: `/exec/${running}/start`, payload: { Detach: true } });
+    const theirs = await createExec({ Cmd: ['true'] }, 'other');
+    expect(await execIds()).toEqual([mine, running]);
+    expect(await execIds('other')).toEqual([theirs]);
+    d.events.publish('container', 'die', CID, {});
+    expect((await app.inject({ url: `/exec/${mine}/json` })).statusCode).toBe(404);
+    expect(await execIds()).toEqual([running]);
+    procs[0]!.exit(137);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await execIds()).toBeNull();
+    expect((await app.inject({ url: `/exec/${running}/json` })).json()).toMatchObject({ ExitCode: 137 });
+    expect(await execIds('other')).toEqual([theirs]);
+  });
+
+  it('goes back to nothing when the exec service closes', async () => {
+    await createExec({ Cmd: ['true'] });
+    expect(d.containers.execIds(CID)).toHaveLength(1);
+    await app.close();
+    expect(d.containers.execIds(CID)).toEqual([]);
   });
 });
