@@ -201,6 +201,90 @@ describe.skipIf(!isRoot)(`networks end to end (--firewall-backend ${backend}) ${
     }
   });
 
+  it('embedded DNS: a big answer comes whole over TCP; over UDP what fits, after a TCP retry upstream (fake resolver on the host loopback)', async () => {
+    // The upstream: over UDP a truncated answer without records (TC), over TCP 40 A records (none
+    // for other types). It prints "udp"/"tcp" for each query; binding is retried while the
+    // previous test's fake dies.
+    const upstream = `
+      const answer = (m, n, flags) => {
+        let i = 12; while (m[i]) i += m[i] + 1; const end = i + 5;
+        if (m.readUInt16BE(i + 1) !== 1) n = 0; // A records only
+        const h = Buffer.from(m.subarray(0, 12)); h.writeUInt16BE(flags, 2); h.writeUInt16BE(n, 6); h.writeUInt16BE(0, 8); h.writeUInt16BE(0, 10);
+        const rrs = []; for (let k = 1; k <= n; k++) rrs.push(Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, k]));
+        return Buffer.concat([h, m.subarray(12, end), ...rrs]);
+      };
+      const u = require('node:dgram').createSocket('udp4');
+      u.on('message', (m, r) => { console.log('udp'); u.send(answer(m, 0, 0x8380), r.port, r.address); });
+      const t = require('node:net').createServer((s) => {
+        let b = Buffer.alloc(0);
+        s.on('error', () => {});
+        s.on('data', (d) => {
+          b = Buffer.concat([b, d]);
+          if (b.length < 2 || b.length < 2 + b.readUInt16BE(0)) return;
+          console.log('tcp');
+          const a = answer(b.subarray(2, 2 + b.readUInt16BE(0)), 40, 0x8180);
+          s.end(Buffer.concat([Buffer.from([a.length >> 8, a.length & 255]), a]));
+        });
+      });
+      const bind = (left) => {
+        const retry = () => left > 0 ? setTimeout(() => bind(left - 1), 100) : process.exit(1);
+        u.once('error', retry);
+        u.bind(53, '127.0.0.1', () => {
+          u.removeListener('error', retry);
+          t.once('error', () => process.exit(1));
+          t.listen(53, '127.0.0.1', () => console.log('ready'));
+        });
+      };
+      bind(30);`;
+    // A TCP query from a container's netns to its gateway: the answer's TC bit and record count.
+    const client = `
+      const [gw] = process.argv.slice(1);
+      const name = Buffer.concat([...'big.test'.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]), Buffer.from([0])]);
+      const q = Buffer.concat([Buffer.from([0x77, 0x77, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 1, 0, 1])]);
+      const s = require('node:net').connect(53, gw, () => s.write(Buffer.concat([Buffer.from([0, q.length]), q])));
+      let b = Buffer.alloc(0);
+      s.setTimeout(3000, () => process.exit(2));
+      s.on('data', (d) => {
+        b = Buffer.concat([b, d]);
+        if (b.length < 2 || b.length < 2 + b.readUInt16BE(0)) return;
+        const a = b.subarray(2);
+        console.log(JSON.stringify({ id: a.readUInt16BE(0), tc: !!(a.readUInt16BE(2) & 0x200), answers: a.readUInt16BE(6), bytes: a.length }));
+        s.destroy();
+      });`;
+    const { spawn } = await import('node:child_process');
+    const fake = spawn('nsenter', [`--net=/run/netns/${host.name}`, '--', process.execPath, '-e', upstream], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    try {
+      await new Promise<void>((res, rej) => {
+        fake.stdout!.on('data', (d: Buffer) => {
+          lines.push(...d.toString().split('\n').filter(Boolean));
+          if (lines.includes('ready')) res();
+        });
+        fake.once('exit', (code) => rej(new Error(`fake upstream exited (${code})`)));
+      });
+      // UDP (busybox nslookup): the UDP answer had no records, so every address shown came by TCP
+      const r = await d.cli(['run', '--rm', '--network', 'dnsnet', '--dns', '127.0.0.1', 'busybox', 'nslookup', 'big.test']);
+      const shown = r.stdout.match(/Address:?\s+203\.0\.113\.\d+/g) ?? [];
+      expect(shown.length, r.stdout).toBeGreaterThan(0);
+      expect(shown.length).toBeLessThanOrEqual(30); // 512 bytes: 12 header + 14 question + 30 × 16
+      const asked = lines.filter((l) => l !== 'ready');
+      expect(asked[0]).toBe('udp');
+      expect(asked).toContain('tcp'); // the retry of the truncated answer
+      // TCP from a container: forwarded over TCP, all 40 records
+      lines.length = 0;
+      await ok(['run', '-d', '--name', 'tcpdns', '--network', 'dnsnet', '--dns', '127.0.0.1', 'busybox', 'sleep', '60']);
+      const ep = (await endpointOf('dnsnet', 'tcpdns'))!;
+      const gw = JSON.parse(await ok(['network', 'inspect', 'dnsnet']))[0].IPAM.Config[0].Gateway;
+      const q = await run(['nsenter', `--net=/run/netns/${ep.netns.name}`, '--', process.execPath, '-e', client, gw]);
+      expect(q.code, q.stderr).toBe(0);
+      expect(JSON.parse(q.stdout)).toEqual({ id: 0x7777, tc: false, answers: 40, bytes: 12 + 14 + 40 * 16 });
+      expect(lines).toEqual(['tcp']);
+    } finally {
+      fake.kill('SIGKILL');
+      await d.cli(['rm', '-f', 'tcpdns']);
+    }
+  });
+
   it('IPv6: a dual-stack network, -p on both families with one port, names answer AAAA', async () => {
     await ok(['network', 'create', '--ipv6', '--subnet', 'fd00:88::/64', 'v6net']);
     const n = JSON.parse(await ok(['network', 'inspect', 'v6net']))[0];
