@@ -16,6 +16,7 @@ import { buildContainer, networkModeOf, type CreateBody } from './create.js';
 import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { linkEnv } from './links.js';
 import { randomName } from './names.js';
+import { execEnv } from './exec.js';
 import type { ContainerRecord } from './types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -30,7 +31,6 @@ interface Waiter {
   resolve: (r: { StatusCode: number; Error?: { Message: string } }) => void;
 }
 
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_STOP_TIMEOUT = 10;
 
 export class ContainerService {
@@ -173,10 +173,9 @@ export class ContainerService {
         const files = await this.#writeFiles(c, hosts);
 
         // 4. the process
-        const env = [...c.config.Env];
-        if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-        env.push(`HOSTNAME=${this.#hostname(c)}`, ...linkVars);
-        if (c.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+        // (dockerd's order: PATH, HOSTNAME, TERM with a TTY, the link variables, each replaced in
+        // place by the config's Env of the same name, the rest of which follows)
+        const env = execEnv({ hostname: this.#hostname(c), tty: c.config.Tty, links: linkVars, config: c.config.Env, exec: [] });
         const bundleDir = this.bundleDir(c.id);
         const netnsPath = c.netns?.kind === 'host' ? undefined : c.netns?.path;
         // The runtime's create and the publishing of ports share nothing: side by side, both

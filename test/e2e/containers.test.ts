@@ -143,6 +143,13 @@ describe.skipIf(!isRoot)('containers end to end', () => {
     expect((await d.cli(['run', '--rm', '--name', 'once', 'busybox', 'true'])).code).toBe(0);
   });
 
+  it("gives the process dockerd's environment: PATH, HOSTNAME, then the config's Env replacing in place", async () => {
+    const plain = await d.cli(['run', '--rm', '--hostname', 'hx', '-e', 'A=1', 'busybox', 'env']);
+    expect(plain.stdout).toBe('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHOSTNAME=hx\nA=1\nHOME=/root\n');
+    const custom = await d.cli(['run', '--rm', '-e', 'HOSTNAME=mine', '-e', 'PATH=/bin', 'busybox', 'env']);
+    expect(custom.stdout).toBe('PATH=/bin\nHOSTNAME=mine\nHOME=/root\n');
+  });
+
   it('exits 125/126/127 as docker for daemon, permission and not-found errors', async () => {
     expect((await d.cli(['run', '--rm', '--bogus-flag', 'busybox', 'true'])).code).toBe(125);
     const nf = await d.cli(['run', '--rm', 'busybox', 'no-such-command']);
