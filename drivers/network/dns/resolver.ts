@@ -5,10 +5,12 @@
 // container that shares a network with it — container name, aliases (scoped to their network),
 // short id, hostname (Endpoint.dnsNames) — as A/AAAA, and reverse names as PTR
 // (`<name>.<network>`). Other names go to the querier's `--dns` servers or the host's resolvers,
-// unless all its networks are internal (no way out: SERVFAIL): a query that came over TCP goes on
-// over TCP; one over UDP goes over UDP, and once more over TCP when the upstream's answer is
-// truncated (TC). An answer to a UDP client fits its limit (512 bytes or its EDNS0 size): whole
-// records as many as fit, TC set when some were left out, so the client asks again over TCP.
+// unless all its networks are internal (no way out: SERVFAIL); a server that answers SERVFAIL or
+// REFUSED is passed over for the next (its answer is given when none does better). A query that
+// came over TCP goes on over TCP; one over UDP goes over UDP, and once more over TCP when the
+// upstream's answer is truncated (TC). An answer to a UDP client fits its limit (512 bytes or its
+// EDNS0 size): whole records as many as fit, TC set when some were left out, so the client asks
+// again over TCP.
 import { randomInt } from 'node:crypto';
 import type { RecordStore } from '../../driver.js';
 import type { Log } from '../../log.js';
@@ -154,6 +156,8 @@ export class EmbeddedDns {
       const port = this.#upstreamPort;
       return overTcp ? this.#dns.askTcp(server, port, out, this.#upstreamTimeoutMs) : this.#dns.ask(server, port, out, this.#upstreamTimeoutMs);
     };
+    /** A SERVFAIL or REFUSED answer: the next server is asked, and this one given if none does better. */
+    let refused: Buffer | undefined;
     for (const server of upstreams) {
       try {
         let answer = await ask(server, tcp);
@@ -165,11 +169,22 @@ export class EmbeddedDns {
             this.#log.debug({ err, server, name: q.name }, 'DNS upstream truncated its UDP answer and did not answer over TCP; passing the truncated one on');
           }
         }
+        const rcode = answer.length >= 4 ? answer[3]! & 0x0f : RCODE.SERVFAIL;
+        if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) {
+          // (as Docker's resolver: another server may know better)
+          refused ??= answer;
+          this.#log.debug({ server, name: q.name, rcode }, 'DNS upstream failed or refused the query; asking the next');
+          continue;
+        }
         this.counters.forwarded++;
         return fit(withId(answer, q.id), limit);
       } catch (err) {
         this.#log.debug({ err, server, name: q.name, tcp }, 'DNS upstream did not answer');
       }
+    }
+    if (refused) {
+      this.counters.forwarded++;
+      return fit(withId(refused, q.id), limit);
     }
     this.counters.failed++;
     return response(msg, q, RCODE.SERVFAIL);

@@ -222,6 +222,23 @@ describe('embedded DNS in the bridge driver', () => {
     expect(s.fake.dns.asked.length).toBe(asked);
   });
 
+  it('an upstream answering SERVFAIL or REFUSED is passed over for the next; its answer is given when none does better', async () => {
+    const s = await setup();
+    const n = await s.create({ name: 'n' });
+    const c = await s.attach(n, 'c', { dnsServers: ['192.0.2.7', '192.0.2.8', '198.51.100.1'] });
+    s.fake.dns.upstreams.set('192.0.2.7:53', (m) => response(m, parseQuery(m), RCODE.SERVFAIL));
+    s.fake.dns.upstreams.set('192.0.2.8:53', (m) => response(m, parseQuery(m), RCODE.REFUSED));
+    expect((await s.ask(n, c, 'example.com')).answers).toEqual(['203.0.113.99']);
+    expect(s.fake.dns.asked).toEqual(['192.0.2.7:53', '192.0.2.8:53', '198.51.100.1:53']);
+    // no server does better: the first failing answer goes to the client (an NXDOMAIN is an answer)
+    s.fake.dns.upstreams.set('198.51.100.1:53', (m) => response(m, parseQuery(m), RCODE.REFUSED));
+    expect((await s.ask(n, c, 'example.com')).rcode).toBe(RCODE.SERVFAIL);
+    s.fake.dns.upstreams.set('192.0.2.7:53', (m) => response(m, parseQuery(m), RCODE.NXDOMAIN));
+    s.fake.dns.asked.length = 0;
+    expect((await s.ask(n, c, 'nowhere.example')).rcode).toBe(RCODE.NXDOMAIN);
+    expect(s.fake.dns.asked).toEqual(['192.0.2.7:53']);
+  });
+
   it('dual-stack: AAAA and ip6.arpa; served on both gateways', async () => {
     const s = await setup();
     const n = await s.create({ name: 'six', ipv6: true, ipam: [{ subnet: 'fd00:5::/64' }] });
