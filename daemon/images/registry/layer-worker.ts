@@ -155,8 +155,6 @@ class Held {
 
 class Download {
   readonly #o: FetchOrder;
-  #res: IncomingMessage | undefined;
-  #req: http.ClientRequest | undefined;
   #aborted: string | undefined;
   #fail: ((e: Error) => void) | undefined;
 
@@ -171,6 +169,7 @@ class Download {
 
   async run(sink: Held | undefined): Promise<void> {
     const { id } = this.#o;
+    let head = false;
     try {
       const res = await this.#get();
       if (res.statusCode !== 200) {
@@ -187,9 +186,12 @@ class Download {
         return;
       }
       post({ t: 'head', id });
+      head = true;
       await this.#stream(res, sink);
     } catch (e) {
-      sink?.fail(e);
+      // (before the head the daemon never says where the bytes go: nothing is held for it)
+      if (head) sink?.fail(e);
+      else sink?.skip();
       const err = e as NodeJS.ErrnoException;
       post({ t: 'error', id, kind: e instanceof TransportFailure ? 'transport' : 'io', code: err.code, message: err.message });
     }
@@ -225,7 +227,6 @@ class Download {
         agent: isHttps ? (this.#o.skipVerify ? agents.insecure : agents.https) : agents.http,
         servername: isHttps && !/^[\d.]+$|:/.test(url.hostname) ? url.hostname : undefined,
       });
-      this.#req = req;
       let res: IncomingMessage | undefined;
       const fail = (e: Error) => {
         const err = e instanceof TransportFailure ? e : new TransportFailure((e as NodeJS.ErrnoException).code, `GET ${url.href}: ${e.message}`);
@@ -238,7 +239,6 @@ class Download {
       req.on('error', fail);
       req.on('response', (r) => {
         res = r;
-        this.#res = r;
         r.on('aborted', () => fail(new TransportFailure('ECONNRESET', `GET ${url.href}: the connection broke off`)));
         resolve(r);
       });
