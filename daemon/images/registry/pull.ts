@@ -263,16 +263,29 @@ export async function fetchLayer(
 ): Promise<Fetched> {
   const staged = unpack ? undefined : await blobs.stage();
   try {
+    const f: LayerFetch = { repo, blobs, staged, desc, diffId, onBytes, unpack };
     const off = repo.offload(desc.digest);
     if (off) {
-      const got = await inWorker(off, repo, blobs, staged, desc, diffId, onBytes, unpack);
+      const got = await inWorker(off, f);
       if (got) return got;
     }
-    return await inProcess(repo, blobs, staged, desc, diffId, onBytes, unpack);
+    return await inProcess(f);
   } catch (e) {
     await staged?.discard();
     throw e;
   }
+}
+
+/** One fetchLayer call, as its two ways of downloading see it. */
+interface LayerFetch {
+  repo: Repository;
+  blobs: BlobStore;
+  /** The blob being written (no unpack), or undefined (an unpack: no blob). */
+  staged: StagedBlob | undefined;
+  desc: Descriptor;
+  diffId: string;
+  onBytes: (n: number, done: boolean) => void;
+  unpack: LayerSink | undefined;
 }
 
 export interface Fetched {
@@ -378,16 +391,8 @@ const diffIdError = (repo: Repository, desc: Descriptor, diffId: string) =>
   invalidParameter(`layer ${desc.digest} of ${repo.fullName}: its content does not match the diff id ${diffId} of the image config`);
 
 /** The download in the layer worker. Undefined when the registry answered other than 200 there. */
-async function inWorker(
-  off: NonNullable<ReturnType<Repository['offload']>>,
-  repo: Repository,
-  blobs: BlobStore,
-  staged: StagedBlob | undefined,
-  desc: Descriptor,
-  diffId: string,
-  onBytes: (n: number, done: boolean) => void,
-  unpack: LayerSink | undefined,
-): Promise<Fetched | undefined> {
+async function inWorker(off: NonNullable<ReturnType<Repository['offload']>>, f: LayerFetch): Promise<Fetched | undefined> {
+  const { repo, blobs, staged, desc, diffId, onBytes, unpack } = f;
   const stop = new AbortController();
   let ioError: { e: unknown } | undefined;
   const halt = (e: unknown) => {
@@ -443,15 +448,8 @@ async function inWorker(
 }
 
 /** The download in this event loop. */
-async function inProcess(
-  repo: Repository,
-  blobs: BlobStore,
-  staged: StagedBlob | undefined,
-  desc: Descriptor,
-  diffId: string,
-  onBytes: (n: number, done: boolean) => void,
-  unpack: LayerSink | undefined,
-): Promise<Fetched> {
+async function inProcess(f: LayerFetch): Promise<Fetched> {
+  const { repo, blobs, staged, desc, diffId, onBytes, unpack } = f;
   const { body, length } = await repo.blob(desc.digest);
   if (length !== undefined && length !== desc.size) {
     body.destroy();
