@@ -83,7 +83,7 @@ export class ImageService {
       insecure: d.config.insecureRegistries,
       mirrors: d.config.registryMirrors,
       userAgent: `berth/${VERSION} (linux; ${goArch(process.arch)})`,
-      ...(d.layerWorker ? { layerWorker: new LayerWorkers(d.layerWorker) } : {}),
+      ...(d.layerWorker ? { layerWorker: new LayerWorkers(d.layerWorker), onExec: (argv: string[]) => d.engine.recordExec(argv) } : {}),
     });
     this.#metadata = new DistributionMetadata(join(d.config.dataRoot, 'image'));
     this.#ready = (async () => {

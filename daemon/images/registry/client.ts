@@ -21,6 +21,8 @@ export interface RegistryClientOptions extends EndpointOptions {
   idleTimeoutMs?: number;
   /** Where layer downloads run (a worker thread); without one, in the daemon's event loop. */
   layerWorker?: LayerWorkers;
+  /** Sees the programs a worker ran for an unpack (the engine's per-job exec counts). */
+  onExec?: (argv: string[]) => void;
 }
 
 export interface RepositoryOptions {
@@ -47,12 +49,14 @@ export class RegistryClient {
   readonly endpoints: Endpoints;
   readonly transport: Transport;
   readonly layerWorker: LayerWorkers | undefined;
+  readonly onExec: ((argv: string[]) => void) | undefined;
   /** Insecure registries whose HTTPS attempt failed: plain HTTP first from then on. */
   readonly #plain = new Set<string>();
 
   constructor(opts: RegistryClientOptions) {
     this.endpoints = new Endpoints(opts);
     this.layerWorker = opts.layerWorker;
+    this.onExec = opts.onExec;
     this.transport = new Transport({ userAgent: opts.userAgent, ...(opts.idleTimeoutMs ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) });
   }
 
@@ -174,7 +178,9 @@ export class Repository {
 
   /** The worker thread layer downloads may run in, and what its GET of `digest` sends: the endpoint
    *  in use and its token. Undefined without a worker or before a request chose the endpoint. */
-  offload(digest: string): { worker: LayerWorkers; url: URL; headers: Record<string, string>; skipVerify: boolean; idleMs: number; signal: AbortSignal | undefined } | undefined {
+  offload(
+    digest: string,
+  ): { worker: LayerWorkers; url: URL; headers: Record<string, string>; skipVerify: boolean; idleMs: number; signal: AbortSignal | undefined; onExec: ((argv: string[]) => void) | undefined } | undefined {
     const ep = this.#pinned;
     const worker = this.#client.layerWorker;
     if (!ep || !worker) return undefined;
@@ -186,6 +192,7 @@ export class Repository {
       skipVerify: ep.skipVerify,
       idleMs: this.#client.transport.idleMs,
       signal: this.#o.signal,
+      onExec: this.#client.onExec,
     };
   }
 

@@ -19,7 +19,7 @@ import { PushDecoder } from '../../../drivers/image/layer/decoder.js';
 import { FileWriter } from '../../../drivers/image/layer/writer.js';
 import { TarSplitter } from '../../../drivers/image/layer/tarsplit.js';
 import { unpackLayer } from '../../../drivers/image/layer/unpack.js';
-import { realExec } from '../../../drivers/sys/exec.js';
+import { realExec, type Exec } from '../../../drivers/sys/exec.js';
 import { Channel } from './channel.js';
 import { toWire, type FromWorker, type ToWorker, type FetchOrder, type UnpackOrder } from './offload.js';
 
@@ -99,9 +99,12 @@ class Held {
   unpack(o: UnpackOrder): void {
     if (this.#mode !== 'wait') return;
     this.#mode = 'unpack';
-    unpackLayer(this.#channel, o.dir, { whiteouts: o.whiteouts, chown: o.chown, exec, hash: false }).then(
-      (r) => post({ t: 'unpacked', id: this.#id, size: r.size, skipped: r.skipped }),
-      (e: unknown) => post({ t: 'unpack-error', id: this.#id, error: toWire(e) }),
+    // (the programs it runs are reported, for the job's trace in the daemon)
+    const execs: string[][] = [];
+    const counted: Exec = { run: (argv, opts) => (execs.push([...argv]), exec.run(argv, opts)) };
+    unpackLayer(this.#channel, o.dir, { whiteouts: o.whiteouts, chown: o.chown, exec: counted, hash: false }).then(
+      (r) => post({ t: 'unpacked', id: this.#id, size: r.size, skipped: r.skipped, execs }),
+      (e: unknown) => post({ t: 'unpack-error', id: this.#id, error: toWire(e), execs }),
     ).finally(() => this.#done());
   }
 

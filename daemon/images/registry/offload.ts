@@ -6,8 +6,8 @@
 // (a consumer that reads the stream itself), or `skip()`. Forwarded chunks are acknowledged once
 // `onChunk`'s promise settles: the worker keeps at most a few MiB ahead of the consumer. A worker
 // that dies fails its downloads and unpacks (a system error); the next download starts a new one.
-// (The `tar -x` a worker's unpack may run for device nodes and whiteouts is not in the engine's
-// per-job exec counts.)
+// The programs an unpack ran in a worker (`tar -x` for device nodes and whiteouts) come back with
+// its result, for the engine's per-job exec counts.
 import { availableParallelism } from 'node:os';
 import { BerthError, type ErrorCode } from '../../../drivers/errors.js';
 import { Worker } from 'node:worker_threads';
@@ -90,14 +90,16 @@ export type FromWorker =
   | { t: 'head'; id: number }
   | { t: 'chunk'; id: number; buf: ArrayBuffer }
   | { t: 'bytes'; id: number; n: number }
-  | { t: 'unpacked'; id: number; size: number; skipped: string[] }
-  | { t: 'unpack-error'; id: number; error: WireError };
+  | { t: 'unpacked'; id: number; size: number; skipped: string[]; execs: string[][] }
+  | { t: 'unpack-error'; id: number; error: WireError; execs: string[][] };
 
 /** One download in a worker: how it ends, and where its decompressed bytes go. */
 export interface Download {
   done: Promise<Ending>;
-  /** Unpack them in the worker into `dir` (the driver's temp dir): resolves when all are written. */
-  unpack(dir: string, opts: { whiteouts: 'overlay' | 'keep'; chown: boolean }): Promise<{ size: number; skipped: string[] }>;
+  /** Unpack them in the worker into `dir` (the driver's temp dir): resolves when all are written.
+   *  `onExec` sees the programs the unpack ran there (tar -x for device nodes and whiteouts), in
+   *  the async context of the caller. */
+  unpack(dir: string, opts: { whiteouts: 'overlay' | 'keep'; chown: boolean }, onExec?: (argv: string[]) => void): Promise<{ size: number; skipped: string[] }>;
   /** Send them here (FetchHandlers.onChunk). */
   forward(): void;
   /** Nobody wants them. */
@@ -122,8 +124,8 @@ interface Pending extends FetchHandlers {
 const IDLE_MS = 60_000;
 
 interface Unpacking {
-  resolve(r: { size: number; skipped: string[] }): void;
-  reject(e: Error): void;
+  resolve(r: { size: number; skipped: string[]; execs: string[][] }): void;
+  reject(e: Error & { execs?: string[][] }): void;
 }
 
 export class LayerWorker {
@@ -164,12 +166,21 @@ export class LayerWorker {
     });
     return {
       done,
-      unpack: (dir, opts) =>
-        new Promise((resolve, reject) => {
+      unpack: async (dir, opts, onExec) => {
+        const run = new Promise<{ size: number; skipped: string[]; execs: string[][] }>((resolve, reject) => {
           if (this.#worker !== w) return reject(Object.assign(new Error('the layer download worker stopped'), { code: 'EWORKER' }));
           this.#unpacks.set(id, { resolve, reject });
           post({ t: 'unpack', id, dir, ...opts });
-        }),
+        });
+        try {
+          const { execs, ...r } = await run;
+          for (const argv of execs) onExec?.(argv);
+          return r;
+        } catch (e) {
+          for (const argv of (e as { execs?: string[][] }).execs ?? []) onExec?.(argv);
+          throw e;
+        }
+      },
       forward: () => post({ t: 'forward', id }),
       skip: () => post({ t: 'skip', id }),
     };
@@ -212,8 +223,8 @@ export class LayerWorker {
     if (m.t === 'unpacked' || m.t === 'unpack-error') {
       const u = this.#unpacks.get(m.id);
       this.#unpacks.delete(m.id);
-      if (m.t === 'unpacked') u?.resolve({ size: m.size, skipped: m.skipped });
-      else u?.reject(fromWire(m.error));
+      if (m.t === 'unpacked') u?.resolve({ size: m.size, skipped: m.skipped, execs: m.execs });
+      else u?.reject(Object.assign(fromWire(m.error), { execs: m.execs }));
       this.#idleIfDone(w);
       return;
     }

@@ -308,7 +308,7 @@ class Beside {
    *  download in the layer worker) the driver may have the worker unpack the bytes (unpackInto);
    *  a driver that reads `source` instead gets them sent here; one that does neither (it had the
    *  layer) has them dropped there. */
-  constructor(unpack: LayerSink | undefined, stop: (e: unknown) => void, dl?: Download) {
+  constructor(unpack: LayerSink | undefined, stop: (e: unknown) => void, dl?: Download, onExec?: (argv: string[]) => void) {
     this.verified = new Promise<LayerVerified>((resolve, reject) => (this.#verify = { resolve, reject }));
     this.verified.catch(() => {}); // a driver that had the layer never awaits it
     const channel = unpack ? new Channel(1 << 20) : undefined;
@@ -327,7 +327,7 @@ class Beside {
     const into: UnpackInto | undefined = dl
       ? (dir, opts) => {
           decided = true;
-          return dl.unpack(dir, opts);
+          return dl.unpack(dir, opts, onExec);
         }
       : undefined;
     // The driver's unpack: it may decline (it has the layer) or fail without ending the download.
@@ -403,7 +403,7 @@ async function inWorker(off: NonNullable<ReturnType<Repository['offload']>>, f: 
   const dl: Download = off.worker.fetch(
     { url: off.url.href, headers: off.headers, skipVerify: off.skipVerify, idleMs: off.idleMs, size: desc.size, blobPath: staged?.path, chunks: unpack !== undefined, split: unpack !== undefined },
     {
-      onHead: () => (beside = new Beside(unpack, halt, dl)),
+      onHead: () => (beside = new Beside(unpack, halt, dl, off.onExec)),
       onChunk: (c) => beside?.channel?.push(c),
       onBytes: (n) => onBytes(n, false),
       signal: off.signal ? AbortSignal.any([off.signal, stop.signal]) : stop.signal,

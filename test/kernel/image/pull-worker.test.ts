@@ -1,7 +1,7 @@
 // A pulled layer unpacked by the layer worker into the overlay driver (as root): owners, modes,
-// a device node and a whiteout (made by the worker's one `tar -x`), the driver's tar-split record,
-// and the exact tar rebuilt from the layer dir. The registry is the in-process fake on 127.0.0.1;
-// the driver's data root is a per-run temp dir, removed at the end.
+// a device node and a whiteout (made by the worker's one `tar -x`, reported back to be counted),
+// the driver's tar-split record, and the exact tar rebuilt from the layer dir. The registry is the
+// in-process fake on 127.0.0.1; the driver's data root is a per-run temp dir, removed at the end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
@@ -35,11 +35,13 @@ describe.skipIf(!isRoot || !existsSync(WORKER))('a pulled layer unpacked by the 
   let reg: FakeRegistry;
   let client: RegistryClient;
   let drv: ImageDriver;
+  /** Programs the worker reported running (for the engine's exec counts). */
+  const ran: string[][] = [];
 
   beforeAll(async () => {
     dir = testDir('pullworker');
     reg = await new FakeRegistry().start();
-    client = new RegistryClient({ insecure: [], mirrors: [], userAgent: 'test', layerWorker: new LayerWorkers(WORKER, 1) });
+    client = new RegistryClient({ insecure: [], mirrors: [], userAgent: 'test', layerWorker: new LayerWorkers(WORKER, 1), onExec: (argv) => ran.push(argv) });
     drv = (await overlay({
       sys: realSys(),
       records: undefined as never,
@@ -77,6 +79,7 @@ describe.skipIf(!isRoot || !existsSync(WORKER))('a pulled layer unpacked by the 
     });
     expect(got).toEqual({ exact: true });
     expect(viaWorker).toBe(true);
+    expect(ran.map((a) => a[0])).toEqual(['tar']); // one tar -x for the device node and the whiteout
     const diff = join(dir, 'data', 'image', 'overlay', 'layers', sha(tar).slice(7), 'diff');
     const secret = lstatSync(join(diff, 'etc/secret'));
     expect([secret.uid, secret.gid, secret.mode & 0o7777]).toEqual([1000, 1001, 0o640]);
