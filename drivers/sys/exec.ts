@@ -16,6 +16,9 @@ export interface RunOptions {
 export interface Exec {
   /** Run argv; resolve with stdout, reject with a CommandError on a non-zero exit. */
   run(argv: readonly string[], opts?: RunOptions): Promise<string>;
+  /** Whether `pid` is a program this Exec runs, or ran in the last few seconds (the flush watcher
+   *  tells berth's firewall transactions by the pid `nft monitor` names). */
+  ran?(pid: number): boolean;
 }
 
 export class CommandError extends BerthError {
@@ -33,8 +36,22 @@ export class CommandError extends BerthError {
 
 export type ExecObserver = (argv: readonly string[], ms: number, ok: boolean) => void;
 
+/** How long a child's pid is remembered after its end: enough for `nft monitor`'s line about its
+ *  transaction to arrive, far too short for the kernel to hand the pid out again. */
+const REMEMBER_MS = 5000;
+
 export function realExec(onExec?: ExecObserver): Exec {
+  // pid → when it ended (0 while it runs); pruned as new children start
+  const children = new Map<number, number>();
+  const forget = () => {
+    const old = performance.now() - REMEMBER_MS;
+    for (const [pid, ended] of children) if (ended !== 0 && ended < old) children.delete(pid);
+  };
   return {
+    ran(pid) {
+      const ended = children.get(pid);
+      return ended !== undefined && (ended === 0 || performance.now() - ended < REMEMBER_MS);
+    },
     async run(argv, opts = {}) {
       const [file, ...args] = argv;
       if (!file) throw systemError('empty command');
@@ -59,6 +76,12 @@ export function realExec(onExec?: ExecObserver): Exec {
             });
           },
         );
+        const pid = child.pid;
+        if (pid !== undefined) {
+          forget();
+          children.set(pid, 0);
+          child.once('exit', () => children.set(pid, performance.now()));
+        }
         child.stdin?.on('error', () => {}); // a program that exits without reading its input
         child.stdin?.end(opts.input ?? '');
       });

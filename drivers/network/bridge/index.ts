@@ -74,19 +74,19 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
   const { sys, names, records, config, log } = ctx;
   const poolSize = opts.poolSize ?? 2;
   const inflight = new Set<string>();
-  // The watcher hears every ruleset change; berth's own writes go through watcher.own() so that it
-  // can tell them apart. Its repair is a sync that leaves endpoints being changed alone.
+  // The watcher hears every ruleset change and knows berth's own by the pid of the program that made
+  // it. Its repair is a sync that leaves endpoints being changed alone.
   const useNft = config.firewallBackend === 'nftables';
   const watcher = opts.watch
     ? new FlushWatcher({
         nft: sys.nft,
         log,
+        ours: (pid) => sys.exec.ran?.(pid) ?? false,
         tables: useNft ? [`inet ${names.prefix}`] : ['ip nat', 'ip filter', 'ip6 nat', 'ip6 filter'],
         repair: () => fw.sync(fwState(), { scope: (t) => !inflight.has(t) }),
       })
     : undefined;
-  const iptables = watcher ? { restore: (t: string, f?: 4 | 6) => watcher.own(() => sys.iptables.restore(t, f)), save: sys.iptables.save.bind(sys.iptables) } : sys.iptables;
-  const nft = watcher ? { ...sys.nft, apply: (script: string) => watcher.own(() => sys.nft.apply(script)), listJson: sys.nft.listJson.bind(sys.nft), monitor: sys.nft.monitor.bind(sys.nft) } : sys.nft;
+  const { iptables, nft } = sys;
   const fw: FirewallBackend =
     opts.firewall ??
     (useNft

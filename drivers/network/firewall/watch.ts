@@ -4,12 +4,10 @@
 // flushed something in the tables berth uses — and that berth did not make — it runs the repair (a
 // firewall sync against the records) once things are quiet for `debounceMs`.
 //
-// berth's own transactions are told apart by count: every write berth makes goes through `own()`
-// (the backend's adapter is wrapped), and the next generation nft reports while one is pending is
-// taken as berth's. A pending write that made no generation (it failed) is dropped when it ends; one
-// that ended more than a second ago is forgotten. Be aware: an administrator's transaction landing
-// while berth's own is pending may be taken for berth's; the next change of either kind, or
-// `berth system check --repair`, then repairs it.
+// berth's own transactions are told apart by the process nft names for each generation
+// (`# new generation 12 by process 3456 (iptables-restor)`): the pids of the programs berth ran.
+// Counting writes instead is wrong both ways: iptables-restore commits one generation per table and
+// none for an empty one.
 import type { Log } from '../../log.js';
 import type { Nft, NftMonitor } from '../../sys/nft.js';
 
@@ -18,6 +16,8 @@ export interface WatcherOptions {
   log: Log;
   /** Table prefixes that concern berth, as nft monitor prints them: 'ip nat', 'ip6 filter', 'inet berth'. */
   tables: readonly string[];
+  /** Whether a pid is one of the programs berth ran (Exec.ran). */
+  ours: (pid: number) => boolean;
   /** Make the firewall match the records again (a sync); its report is logged. */
   repair: () => Promise<{ missing: string[]; extra: string[]; reordered: string[] }>;
   /** Quiet time before the repair (default 100 ms). */
@@ -26,7 +26,7 @@ export interface WatcherOptions {
   pollMs?: number;
 }
 
-const GENERATION = /^# new generation \d+ by process (\d+)/;
+const GENERATION = /^# new generation \d+(?: by process (\d+))?/;
 
 export class FlushWatcher {
   readonly #o: WatcherOptions;
@@ -36,8 +36,6 @@ export class FlushWatcher {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  /** berth's writes not yet matched with a generation: end time (0 while in flight). */
-  #pending: { ended: number }[] = [];
   #touched = false;
   /** Repairs run, for tests and the operator's view. */
   repairs = 0;
@@ -80,21 +78,6 @@ export class FlushWatcher {
     return this.#mon ? 'nft monitor' : this.#poll ? 'polling' : 'off';
   }
 
-  /** Wrap one of berth's own firewall writes. */
-  async own<T>(write: () => Promise<T>): Promise<T> {
-    if (!this.#mon) return write(); // nothing hears it: nothing to tell apart
-    const p = { ended: 0 };
-    this.#pending.push(p);
-    try {
-      const r = await write();
-      p.ended = Date.now();
-      return r;
-    } catch (e) {
-      this.#pending = this.#pending.filter((x) => x !== p); // a failed transaction makes no generation
-      throw e;
-    }
-  }
-
   /** Resolves when no repair runs or waits (tests). */
   async idle(): Promise<void> {
     while (this.#timer || this.#running) await (this.#running ?? new Promise((r) => setTimeout(r, 5)));
@@ -112,16 +95,11 @@ export class FlushWatcher {
         this.#touched = true;
       return;
     }
-    if (!GENERATION.test(line)) return;
+    const gen = GENERATION.exec(line);
+    if (!gen) return;
     const touched = this.#touched;
     this.#touched = false;
-    const now = Date.now();
-    this.#pending = this.#pending.filter((p) => p.ended === 0 || now - p.ended < 1000);
-    if (this.#pending.length) {
-      this.#pending.shift(); // berth's own
-      return;
-    }
-    if (touched) this.#schedule(this.#o.debounceMs ?? 100);
+    if (touched && !(gen[1] && this.#o.ours(Number(gen[1])))) this.#schedule(this.#o.debounceMs ?? 100);
   }
 
   #schedule(ms: number): void {

@@ -65,16 +65,17 @@ export interface FakeSys extends Sys {
 
 export function fakeSys(): FakeSys {
   const execs: string[][] = [];
+  const ip = new FakeIp();
+  const iptables = new FakeIptables();
+  const nft = new FakeNft();
+  iptables.onCommit = (_text, family) => nft.emitOwn([], family === 6 ? 'ip6tables-resto' : 'iptables-restor');
   const exec: Exec = {
     async run(argv) {
       execs.push([...argv]);
       throw new CommandError(argv, 127, `fake exec: ${argv[0]} is not modelled`);
     },
+    ran: (pid) => nft.ran.has(pid),
   };
-  const ip = new FakeIp();
-  const iptables = new FakeIptables();
-  const nft = new FakeNft();
-  iptables.onCommit = (_text, family) => nft.emit([], family === 6 ? 'ip6tables-resto' : 'iptables-restor');
   const countedIp = new Proxy(ip, {
     get(t, k, r) {
       const v = Reflect.get(t, k, r);

@@ -3,7 +3,8 @@
 // and read back as `nft -j list table` JSON. A script applies whole or not at all, with the real
 // program's sharp edges: deleting a missing element or table fails, adding a map key that holds
 // other data fails (an identical element is fine). Every applied script is a generation of the
-// fake `nft monitor` (its deletes printed first), as the kernel reports it.
+// fake `nft monitor` (its deletes printed first), as the kernel reports it, by a fresh pid that
+// `ran` holds (berth's programs); `emit` and `tamper` are other programs' (pid 4242 / 9999).
 import type { Nft, NftMonitor } from '../nft.js';
 import { CommandError } from '../exec.js';
 
@@ -24,6 +25,9 @@ export class FakeNft implements Nft {
   readonly applied: string[] = [];
   tables = new Map<string, FakeTable>();
   #generation = 1;
+  #pid = 20000;
+  /** The pids of the fake programs berth "ran" (its own applies and restores). */
+  readonly ran = new Set<number>();
   #handle = 1;
 
   async apply(script: string): Promise<void> {
@@ -99,7 +103,7 @@ export class FakeNft implements Nft {
       }
     });
     this.tables = next;
-    this.emit(events, 'nft');
+    this.emitOwn(events, 'nft');
   }
 
   async listJson<T>(what: readonly string[]): Promise<T> {
@@ -132,6 +136,12 @@ export class FakeNft implements Nft {
   emit(lines: readonly string[], process = 'iptables', pid = 4242): void {
     const all = [...lines, `# new generation ${++this.#generation} by process ${pid} (${process})`];
     for (const m of this.#monitors) for (const l of all) m(l);
+  }
+
+  /** A generation of berth's own: by a new pid that `ran` holds. */
+  emitOwn(lines: readonly string[], process: string): void {
+    this.ran.add(++this.#pid);
+    this.emit(lines, process, this.#pid);
   }
 
   get monitors(): number {

@@ -89,45 +89,48 @@ describe('system check (bridge driver, fake kernel)', () => {
 });
 
 describe('flush watcher', () => {
-  it("repairs after an outside delete in berth's tables; ignores berth's own writes and other tables", async () => {
+  it("repairs after an outside delete in berth's tables; ignores berth's own writes (by pid) and other tables", async () => {
     const fake = fakeSys();
     let repairs = 0;
     const w = new FlushWatcher({
       nft: fake.nft,
       log: silentLog,
       tables: ['ip nat', 'ip filter'],
+      ours: (pid) => fake.exec.ran!(pid),
       debounceMs: 5,
       repair: async () => {
         repairs++;
         return { missing: [], extra: [], reordered: [] };
       },
     });
+    const settle = async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      await w.idle();
+    };
     await w.start();
     expect(w.mode).toBe('nft monitor');
-    // berth's own transaction: the generation it makes is taken as berth's
-    await w.own(async () => fake.nft.emit(['delete rule ip nat BERTH handle 7'], 'iptables-restor'));
-    await new Promise((r) => setTimeout(r, 20));
-    await w.idle();
+    // berth's own transactions: one iptables-restore commits a generation per table
+    fake.nft.emitOwn(['delete rule ip nat BERTH handle 7'], 'iptables-restor');
+    fake.nft.emitOwn(['delete rule ip filter BERTH-FORWARD handle 3'], 'iptables-restor');
+    await settle();
     expect(repairs).toBe(0);
     // another program's tables
     fake.nft.emit(['delete rule inet firewalld filter_INPUT handle 3'], 'nft');
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(repairs).toBe(0);
     // an administrator's flush of berth's chain: one repair for a burst of deletes
     fake.nft.emit(['delete rule ip nat BERTH handle 8', 'delete rule ip nat BERTH handle 9']);
     fake.nft.emit(['delete rule ip filter BERTH-FORWARD handle 4']);
-    await new Promise((r) => setTimeout(r, 30));
-    await w.idle();
+    await settle();
     expect(repairs).toBe(1);
     fake.nft.emit(['flush ruleset'], 'firewall-cmd');
-    await new Promise((r) => setTimeout(r, 30));
-    await w.idle();
+    await settle();
     expect(repairs).toBe(2);
-    // a failed own write makes no generation: the next outside change is not taken for it
-    await w.own(async () => Promise.reject(new Error('iptables-restore failed'))).catch(() => {});
+    // an outside flush right after berth's own writes (even ones that made no generation) is still
+    // the administrator's: berth's write count says nothing of whose generation comes next
+    await fake.iptables.restore('*nat\nCOMMIT\n').catch(() => {});
     fake.nft.emit(['delete chain ip nat BERTH-POSTROUTING']);
-    await new Promise((r) => setTimeout(r, 30));
-    await w.idle();
+    await settle();
     expect(repairs).toBe(3);
     w.stop();
     expect(fake.nft.monitors).toBe(0);

@@ -29,6 +29,14 @@ describe('realExec', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
+  it('knows the pids of the programs it ran (the flush watcher tells its own transactions by them)', async () => {
+    const pid = Number(await exec.run(['sh', '-c', 'echo $$']));
+    expect(pid).toBeGreaterThan(1);
+    expect(exec.ran!(pid)).toBe(true);
+    expect(exec.ran!(process.pid)).toBe(false);
+    expect(realExec().ran!(pid)).toBe(false);
+  });
+
   it('reports every execution to the observer', () => {
     expect(seen).toContain('cat:true');
     expect(seen).toContain('sh:false');
