@@ -17,6 +17,7 @@
 //        PROF=<dir> writes berthd's CPU profile there;
 //        BERTHD_NODE_FLAGS passes node flags to berthd; default --single-threaded-gc, as berthd runs)
 import { execFileSync, spawn } from 'node:child_process';
+import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -42,6 +43,14 @@ const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 if (process.argv[2] === '--download') {
   await downloadOnly(JSON.parse(process.argv[3]));
+  process.exit(0);
+}
+if (!isMainThread) {
+  // a floor worker: it serves messages; the rest of this module (the host set-up) is not for it
+  await floorWorker();
+  await new Promise(() => {});
+} else if (process.argv[2] === '--floor') {
+  await floor(JSON.parse(process.argv[3]));
   process.exit(0);
 }
 
@@ -319,6 +328,83 @@ async function downloadOnly({ repo, layers, diffIds, runs, dir: base }) {
   console.log(JSON.stringify({ s: median(times) }));
 }
 
+/** The node floor, inside the netns: the least work a verified pull must do, on two worker threads
+ *  (as berthd's layer workers), 3 layers at a time: GET (node:http), sha256 of the blob, inflate
+ *  (berth's PushDecoder, the cheapest inflate found), sha256 of the tar, one write()-ed file per
+ *  layer — no tar parsing, no records, no progress. What a node pull cannot beat on this machine.
+ *  With plain: curl's job in node (GET, the blob written as it comes). */
+async function floor({ repo, layers, diffIds, runs, dir: base, plain }) {
+  const workers = [0, 1].map(() => new Worker(import.meta.filename, { workerData: { decoder: join(ROOT, 'dist/drivers/image/layer/decoder.js') } }));
+  let seq = 0;
+  const waiting = new Map();
+  for (const w of workers) w.on('message', (m) => waiting.get(m.id)(m));
+  const job = (w, msg) => new Promise((r) => { const id = ++seq; waiting.set(id, r); w.postMessage({ id, ...msg }); });
+  const { inBatches } = await import(join(ROOT, 'dist/daemon/images/registry/concurrency.js'));
+  const times = [];
+  for (let i = 0; i <= runs; i++) {
+    const out = join(base, `floor-${i}`);
+    execFileSync('mkdir', ['-p', out]);
+    let next = 0;
+    const t = performance.now();
+    await inBatches(layers, 3, async (l, j) => {
+      const m = await job(workers[next++ % 2], { url: `http://127.0.0.1:${PORT}/v2/${repo}/blobs/${l.digest}`, file: join(out, `l${j}`), plain });
+      if (!plain && (m.blob !== l.digest || m.diff !== diffIds[j])) throw new Error(`floor: digest mismatch in layer ${j}`);
+    });
+    if (i > 0) times.push((performance.now() - t) / 1000);
+    rmSync(out, { recursive: true, force: true });
+  }
+  for (const w of workers) await w.terminate();
+  console.log(JSON.stringify({ s: median(times) }));
+}
+
+async function floorWorker() {
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const { PushDecoder } = await import(workerData.decoder);
+  const { Agent } = await import('node:http');
+  const agent = new Agent({ keepAlive: true });
+  parentPort.on('message', ({ id, url, file, plain }) => {
+    if (plain) {
+      const fd = openSync(file, 'w');
+      request(url, { agent }, (res) => {
+        res.on('data', (c) => writeSync(fd, c));
+        res.on('end', () => {
+          closeSync(fd);
+          parentPort.postMessage({ id });
+        });
+      }).end();
+      return;
+    }
+    const blob = createHash('sha256');
+    const diff = createHash('sha256');
+    const fd = openSync(file, 'w');
+    const dec = new PushDecoder((c) => {
+      diff.update(c);
+      writeSync(fd, c);
+      return undefined;
+    });
+    request(url, { agent }, (res) => {
+      res.on('data', (c) => {
+        blob.update(c);
+        const p = dec.write(c);
+        if (p) {
+          res.pause();
+          p.then(() => res.resume());
+        }
+      });
+      res.on('end', async () => {
+        await dec.end();
+        closeSync(fd);
+        parentPort.postMessage({ id, blob: `sha256:${blob.digest('hex')}`, diff: `sha256:${diff.digest('hex')}` });
+      });
+    }).end();
+  });
+}
+
+function floorSeconds(img, plain = false) {
+  const argv = inNs([process.execPath, import.meta.filename, '--floor', JSON.stringify({ repo: img.repo, layers: img.layers, diffIds: img.diffIds, runs: RUNS, dir, plain })]);
+  return JSON.parse(execFileSync(argv[0], argv.slice(1)).toString()).s;
+}
+
 function downloadSeconds(img) {
   const argv = inNs([process.execPath, import.meta.filename, '--download', JSON.stringify({ repo: img.repo, layers: img.layers, diffIds: img.diffIds, runs: RUNS, dir })]);
   return JSON.parse(execFileSync(argv[0], argv.slice(1)).toString()).s;
@@ -344,6 +430,8 @@ try {
     }
     const pings = await pingsDuringPull(img);
     const fetchS = downloadSeconds(img);
+    const floorS = floorSeconds(img);
+    const nodePlainS = floorSeconds(img, true);
     const pull = median(pulls.map((p) => p.s));
     const dl = median(pulls.map((p) => p.downloadS));
     const cf = median(curlFiles);
@@ -369,6 +457,11 @@ try {
       tools_pipeline_s: round(tl, 3),
       pull_vs_tools_pipeline_pct: round((tl / pull) * 100),
       client_download_path_vs_curl_to_files_pct: round((cf / fetchS) * 100),
+      node_plain_download_s: round(nodePlainS, 3),
+      node_plain_download_vs_curl_to_files_pct: round((cf / nodePlainS) * 100),
+      node_floor_s: round(floorS, 3),
+      node_floor_vs_curl_to_files_pct: round((cf / floorS) * 100),
+      pull_vs_node_floor_pct: round((floorS / pull) * 100),
       berthd_cpu_s: round(median(pulls.map((p) => p.cpuS)), 3),
       berthd_main_thread_cpu_s: round(median(pulls.map((p) => p.mainS)), 3),
       registry_cpu_s: round(median(pulls.map((p) => p.registryS)), 3),
