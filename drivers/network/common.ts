@@ -1,10 +1,10 @@
-// Small pieces the host, none and container drivers share: endpoint records without interfaces,
+// Small pieces the host, none and container drivers share: network and endpoint records without devices,
 // and the checks every allocate_interface makes before anything is written.
 import type { DriverContext } from '../driver.js';
 import type { Job } from '../handlers.js';
 import { conflict } from '../errors.js';
 import { safeId } from '../names.js';
-import type { ContainerRef, Endpoint, NetnsRef, NetworkRecord } from '../types.js';
+import type { ContainerRef, Endpoint, NetnsRef, NetworkRecord, NetworkSpec } from '../types.js';
 
 export function checkIds(container: ContainerRef, endpointId: string, ctx: DriverContext): void {
   safeId(endpointId);
@@ -32,6 +32,22 @@ export async function putBareEndpoint(
   await ctx.records.put('endpoint', ep);
   job.undo.push('forget endpoint record', () => ctx.records.delete('endpoint', e.id));
   return ep;
+}
+
+/** The record of a network with no device, addresses or rules (host, none): what create_network returns. */
+export function bareNetwork(driver: string, spec: NetworkSpec, id: string): NetworkRecord {
+  return {
+    id,
+    name: spec.name,
+    driver,
+    created: new Date().toISOString(),
+    internal: false,
+    ipv6: false,
+    builtin: !!spec.builtin,
+    ipam: [],
+    options: spec.options ?? {},
+    labels: spec.labels ?? {},
+  };
 }
 
 export const emptyReport = () => ({ recreated: [] as string[], removed: [] as string[] });

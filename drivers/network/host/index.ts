@@ -2,7 +2,7 @@
 // published ports are ignored with a warning, as Docker does.
 import type { DriverContext, NetworkDriver } from '../../driver.js';
 import { invalidParameter } from '../../errors.js';
-import { checkIds, emptyReport, putBareEndpoint } from '../common.js';
+import { bareNetwork, checkIds, emptyReport, putBareEndpoint } from '../common.js';
 
 export default function hostDriver(ctx: DriverContext): NetworkDriver {
   return {
@@ -11,18 +11,7 @@ export default function hostDriver(ctx: DriverContext): NetworkDriver {
     builtinNetworks: [{ name: 'host', driver: 'host', builtin: true }],
     handlers: {
       async create_network({ spec, id }) {
-        return {
-          id,
-          name: spec.name,
-          driver: 'host',
-          created: new Date().toISOString(),
-          internal: false,
-          ipv6: false,
-          builtin: !!spec.builtin,
-          ipam: [],
-          options: spec.options ?? {},
-          labels: spec.labels ?? {},
-        };
+        return bareNetwork('host', spec, id);
       },
       async delete_network() {},
       async allocate_interface({ network, container, endpointId, request }, job) {

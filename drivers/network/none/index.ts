@@ -2,7 +2,7 @@
 // executions: the netns, then lo up inside it. Published ports are ignored with a warning.
 import type { DriverContext, NetworkDriver } from '../../driver.js';
 import { invalidParameter, wrap } from '../../errors.js';
-import { checkIds, emptyReport, putBareEndpoint } from '../common.js';
+import { bareNetwork, checkIds, emptyReport, putBareEndpoint } from '../common.js';
 
 export default function noneDriver(ctx: DriverContext): NetworkDriver {
   const { sys, names } = ctx;
@@ -20,18 +20,7 @@ export default function noneDriver(ctx: DriverContext): NetworkDriver {
     builtinNetworks: [{ name: 'none', driver: 'none', builtin: true }],
     handlers: {
       async create_network({ spec, id }) {
-        return {
-          id,
-          name: spec.name,
-          driver: 'none',
-          created: new Date().toISOString(),
-          internal: false,
-          ipv6: false,
-          builtin: !!spec.builtin,
-          ipam: [],
-          options: spec.options ?? {},
-          labels: spec.labels ?? {},
-        };
+        return bareNetwork('none', spec, id);
       },
       async delete_network() {},
       async allocate_interface({ network, container, endpointId, request }, job) {
