@@ -15,7 +15,7 @@
 //   {id, cmd: 'check', repair}        → every network driver's check({repair}) (system check)
 //   {id, cmd: 'restore'}              → every driver's restore(), reports by driver
 //   {id, cmd: 'restart'}              → shut the drivers down and make them again from the same records, then restore
-//   {id, cmd: 'inspect', network}     → the driver's inspect(network, its endpoints)
+//   {id, cmd: 'inspect', network}     → the driver's inspect(network, its endpoints); null without one
 //   {id, cmd: 'records'}              → {networks, endpoints}
 //   {id, cmd: 'recent'}               → engine.recent() (jobs with their exec counts)
 //   {id, cmd: 'settle'}               → finish queued firewall removals
@@ -162,7 +162,7 @@ async function exec(msg) {
       return cur.reports;
     case 'inspect': {
       const d = cur.engine.driver('network', msg.network.driver);
-      return d.inspect(msg.network, store.list('endpoint').filter((e) => e.networkId === msg.network.id));
+      return d.inspect ? d.inspect(msg.network, store.list('endpoint').filter((e) => e.networkId === msg.network.id)) : null;
     }
     case 'records':
       return { networks: store.list('network'), endpoints: store.list('endpoint') };

@@ -60,6 +60,9 @@ export interface DriverHost {
   recent(limit?: number): Promise<{ name: string; driver?: string; durationMs?: number; execs: Record<string, number>; outcome: string }[]>;
   /** Finish queued firewall removals. */
   settle(): Promise<void>;
+  /** Wait until a bridge network's sandbox pool is full and idle (as `network inspect` shows it);
+   *  other drivers have no pool. Rejects after timeoutMs (default 10 s). */
+  poolReady(network: NetworkRecord, timeoutMs?: number): Promise<void>;
   /** Stderr so far. */
   stderr(): string;
   /** Shut the drivers down, end the process, remove the state dir. */
@@ -147,6 +150,15 @@ export async function startDriverHost(o: DriverHostOptions): Promise<DriverHost>
     records: () => send({ cmd: 'records' }),
     recent: (limit) => send({ cmd: 'recent', limit }),
     settle: () => send({ cmd: 'settle' }),
+    poolReady: async (network, timeoutMs = 10_000) => {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const pool = ((await send({ cmd: 'inspect', network })) as { sandboxPool?: { ready: number; size: number; filling: boolean } } | null)?.sandboxPool;
+        if (!pool || (pool.ready === pool.size && !pool.filling)) return;
+        if (Date.now() > until) throw new Error(`sandbox pool of ${network.name} not ready after ${timeoutMs} ms: ${JSON.stringify(pool)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stderr: () => stderr,
     async close() {
       if (proc.exitCode === null && proc.signalCode === null) {

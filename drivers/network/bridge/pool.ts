@@ -40,6 +40,11 @@ export class SandboxPool {
     this.#o = o;
   }
 
+  /** Sandboxes ready now, and the pool's size (the operator's view: `network inspect`). */
+  get state(): { ready: number; size: number; filling: boolean } {
+    return { ready: this.#ready.length, size: this.#o.size, filling: !!this.#filling || !!this.#timer };
+  }
+
   /** Names of the netns and links the pool holds now (restore must not sweep them). */
   held(): Set<string> {
     return new Set(this.#ready.flatMap((s) => [s.netns, s.hostIf]));

@@ -94,6 +94,7 @@ export function bridgeRestore(b: BridgeInternals) {
     return {
       firewall: fw.name,
       watcher: b.watcher ? { mode: b.watcher.mode, repairs: b.watcher.repairs } : null,
+      sandboxPool: n.pool.state,
       bridge: {
         name: n.bridge,
         exists: !!dev,

@@ -1,4 +1,4 @@
-// The flush watcher: berth's firewall repaired within a second of an administrator's change (an
+// The flush watcher: berth's firewall repaired ~150 ms after an administrator's change (an
 // `iptables -F`, a firewalld reload, `nft flush ruleset`). It listens to `nft monitor` (iptables 1.8
 // here is iptables-nft: its rules are nftables objects too), and after a transaction that deleted or
 // flushed something in the tables berth uses — and that berth did not make — it runs the repair (a

@@ -177,7 +177,7 @@ describe.skipIf(!isRoot)(`bridge driver on the kernel ${skipReason}`, () => {
     expect(() => parsePublishSpecs(['80:80/foo'])).toThrow('invalid proto: foo');
     expect(() => parsePublishSpecs(['1.2.3:80:80'])).toThrow('invalid IP address: 1.2.3');
     await dh.settle();
-    await new Promise((r) => setTimeout(r, 100)); // the pool refills the sandbox a failed start took
+    await dh.poolReady(net); // the pool refills the sandbox a failed start took
     const pool = async () => (await netnsNames()).filter((n) => !kernel0.ns.includes(n));
     // what is new is only the pool's refill (a netns and a veth with no record); nothing else changed
     expect((await save())).toBe(kernel0.save);
@@ -245,7 +245,7 @@ describe.skipIf(!isRoot)(`bridge driver on the kernel ${skipReason}`, () => {
   });
 
   it('a start costs one ip and one iptables-restore execution', async () => {
-    await new Promise((r) => setTimeout(r, 200)); // the pool is full
+    await dh.poolReady(net);
     const { endpoint: ep } = await dh.start(net, { requests: [p(8090)] });
     const jobs = await dh.recent(20);
     const start = jobs.filter((j) => j.name === 'container-start').at(-1)!;

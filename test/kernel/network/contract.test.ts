@@ -81,7 +81,7 @@ describe.skipIf(!isRoot)(`network driver contract on the kernel ${skipReason}`, 
       if (!fx) throw new Error(`no contract fixture for network driver "${name}"`);
       const before = await traces([]);
       const net = fx.record ?? (await dh.run('create_network', name, { id: hex(), spec: fx.spec!(prefix) }));
-      await new Promise((r) => setTimeout(r, 100)); // let a sandbox pool fill (it is the driver's to remove)
+      await dh.poolReady(net); // let a sandbox pool fill (it is the driver's to remove)
       const request = await fx.request(dh, target);
       const mid = await traces([net.id]);
 
