@@ -158,7 +158,7 @@ describe.skipIf(!isRoot)(`bridge driver on the kernel ${skipReason}`, () => {
     registerPid(busy.pid!);
     procs.push(busy);
     const { endpoint: holder } = await dh.start(net, { requests: [p(9090)] });
-    for (let i = 0; i < 100 && !/:7070/.test(await listening()); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !/:7070/.test(await listening()); i++) await new Promise((r) => setTimeout(r, 10));
     const kernel0 = { save: await save(), links: (await hostLinks()).map((l) => l.ifname).sort(), ns: (await netnsNames()).sort(), ls: await listening() };
     const records0 = (await dh.records()).endpoints.length;
     const cases: [PortBindingRequest[], string, RegExp][] = [

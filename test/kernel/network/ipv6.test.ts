@@ -59,7 +59,7 @@ describe.skipIf(!isRoot)(`dual-stack networks on the kernel (${backend}) ${skipR
     const proc = spawnInNetns(nsOf(web), ['busybox', 'httpd', '-f', '-p', '[::]:80', '-h', www]);
     registerPid(proc.pid!);
     procs.push(proc);
-    for (let i = 0; i < 200 && (await get(nsOf(web), 'http://127.0.0.1/')) === ''; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && (await get(nsOf(web), 'http://127.0.0.1/')) === ''; i++) await new Promise((r) => setTimeout(r, 10));
   });
   afterAll(async () => {
     for (const p of procs) {
