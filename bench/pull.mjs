@@ -14,7 +14,7 @@
 // it; both ended by PID, the netns and temp dir removed at exit. Needs root and a built tree.
 // Usage: node bench/pull.mjs [RUNS]   (env BENCH_PREFIX: netns/name prefix, default bp<pid>;
 //        SIZES=10,50 image sizes in MB; FILE_KB=16: layers of 16 KiB files instead of one big file;
-//        PROF=<dir> writes berthd's CPU profile there;
+//        PROF=<dir> writes berthd's CPU profile there; FLOOR_THREADS=2 worker threads of the node floor;
 //        BERTHD_NODE_FLAGS passes node flags to berthd; default --single-threaded-gc, as berthd runs)
 import { execFileSync, spawn } from 'node:child_process';
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
@@ -334,7 +334,7 @@ async function downloadOnly({ repo, layers, diffIds, runs, dir: base }) {
  *  layer — no tar parsing, no records, no progress. What a node pull cannot beat on this machine.
  *  With plain: curl's job in node (GET, the blob written as it comes). */
 async function floor({ repo, layers, diffIds, runs, dir: base, plain }) {
-  const workers = [0, 1].map(() => new Worker(import.meta.filename, { workerData: { decoder: join(ROOT, 'dist/drivers/image/layer/decoder.js') } }));
+  const workers = Array.from({ length: Number(process.env.FLOOR_THREADS ?? 2) }, () => new Worker(import.meta.filename, { workerData: { decoder: join(ROOT, 'dist/drivers/image/layer/decoder.js') } }));
   let seq = 0;
   const waiting = new Map();
   for (const w of workers) w.on('message', (m) => waiting.get(m.id)(m));
@@ -347,7 +347,7 @@ async function floor({ repo, layers, diffIds, runs, dir: base, plain }) {
     let next = 0;
     const t = performance.now();
     await inBatches(layers, 3, async (l, j) => {
-      const m = await job(workers[next++ % 2], { url: `http://127.0.0.1:${PORT}/v2/${repo}/blobs/${l.digest}`, file: join(out, `l${j}`), plain });
+      const m = await job(workers[next++ % workers.length], { url: `http://127.0.0.1:${PORT}/v2/${repo}/blobs/${l.digest}`, file: join(out, `l${j}`), plain });
       if (!plain && (m.blob !== l.digest || m.diff !== diffIds[j])) throw new Error(`floor: digest mismatch in layer ${j}`);
     });
     if (i > 0) times.push((performance.now() - t) / 1000);
