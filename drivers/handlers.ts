@@ -74,6 +74,23 @@ export interface ProcessSpec {
   consoleSize?: { height: number; width: number };
 }
 
+/** A bind mount or a tmpfs the user asked for. Bind: `source` is a clean absolute host path;
+ *  `createSource` (a `-v` bind) makes a missing source a directory (0755) when the container is
+ *  created, as dockerd does. Tmpfs: `options` are the mount's options, complete (dockerd's
+ *  defaults merged with the user's: `noexec`, `size=1m`, …). */
+export type UserMount =
+  | {
+      type: 'bind';
+      source: string;
+      destination: string;
+      readonly: boolean;
+      propagation: 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
+      /** false: a plain bind (`bind-recursive=disabled`); default true (rbind). */
+      recursive?: boolean;
+      createSource?: boolean;
+    }
+  | { type: 'tmpfs'; destination: string; options: string[] };
+
 export interface ContainerSpec {
   container: ContainerRef;
   hostname: string;
@@ -83,6 +100,9 @@ export interface ContainerSpec {
   process: ProcessSpec;
   /** Files berthd writes and the exec driver bind-mounts: /etc/hosts, /etc/resolv.conf, /etc/hostname. */
   files: { hosts: string; resolvConf: string; hostname: string };
+  /** The user's mounts (-v, --mount, --tmpfs), validated by the daemon; the driver orders them
+   *  (parents first) and lets one replace its own mount of the same destination. */
+  mounts?: UserMount[];
   stopSignal: string;
   /** Where the runtime's per-container files go (bundle, pid file, exit file, attach socket). */
   bundleDir: string;

@@ -7,6 +7,7 @@ import { parseExposeSpecs, parsePublishSpecs } from '../../drivers/network/ports
 import { UsageError } from '../command.js';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { kvToMap, parseKeyValueFile, resolveEnv, validateLabel, type Lookup } from './kv.js';
+import { absoluteMountSource, parseMountFlag, parseVolumeSpec, tmpfsFlags, volumeFlags, type MountFlag } from './mounts.js';
 
 export const containerFlags = {
   attach: { type: 'list', short: 'a' },
@@ -43,6 +44,10 @@ export const containerFlags = {
   'publish-all': { type: 'bool', short: 'P' },
   network: { type: 'list', aliases: ['net'] },
   'network-alias': { type: 'list', aliases: ['net-alias'] },
+  // mounts (client/opts/mounts.ts)
+  volume: { type: 'list', short: 'v' },
+  mount: { type: 'list' },
+  tmpfs: { type: 'list' },
 } as const satisfies FlagSpec;
 
 export const runOnlyFlags = {
@@ -53,11 +58,8 @@ export const runOnlyFlags = {
 
 /** docker run/create flags berth refuses ("berth: --privileged is not supported"). */
 const unsupported = {
-  volume: { type: 'list', short: 'v' },
-  mount: { type: 'list' },
   'volumes-from': { type: 'list' },
   'volume-driver': { type: 'string' },
-  tmpfs: { type: 'list' },
   privileged: { type: 'bool' },
   'cap-add': { type: 'list' },
   'cap-drop': { type: 'list' },
@@ -170,6 +172,12 @@ export interface ContainerArgs {
   links: string[];
   /** NetworkingConfig.EndpointsConfig, from --network, --ip, --network-alias, --link, --mac-address. */
   endpoints: Record<string, EndpointSettings>;
+  /** -v values as given (checked; sorted into Binds and Volumes by buildCreateBody). */
+  volumes: string[];
+  /** --mount, parsed (a relative `.` source is made absolute by buildCreateBody). */
+  mounts: MountFlag[];
+  /** --tmpfs: destination → options. */
+  tmpfs: Record<string, string>;
 }
 
 const NON_USER_DEFINED = new Set(['default', 'bridge', 'host', 'none']);
@@ -346,6 +354,10 @@ export function parseContainerArgs(argv: string[], mode: 'run' | 'create'): Cont
   const exposedPorts: Record<string, object> = {};
   for (const k of [...Object.keys(published.exposedPorts), ...Object.keys(exposed)]) exposedPorts[k] = {};
 
+  const volumes = list('volume');
+  for (const v of volumes) parseVolumeSpec(v);
+  const mounts = list('mount').map(parseMountFlag);
+
   const stopTimeout = str('stop-timeout');
   const entrypoint = str('entrypoint');
   const a: Omit<ContainerArgs, 'endpoints'> = {
@@ -388,6 +400,9 @@ export function parseContainerArgs(argv: string[], mode: 'run' | 'create'): Cont
     dnsOptions: list('dns-option'),
     addHost: list('add-host'),
     links: list('link').map(validateLink),
+    volumes,
+    mounts,
+    tmpfs: tmpfsFlags(list('tmpfs')),
   };
   return { ...a, endpoints: endpointsConfig(a) };
 }
@@ -471,6 +486,8 @@ export interface BuildContext {
   readFile(path: string): string;
   /** [rows, cols] of the client's terminal, [0, 0] when there is none. */
   consoleSize: [number, number];
+  /** The client's working directory: a `-v ./dir:/x` source is made absolute against it. */
+  cwd?: string;
 }
 
 export interface CreateRequest {
@@ -517,8 +534,10 @@ export function buildCreateBody(a: ContainerArgs, ctx: BuildContext): CreateRequ
   let stdinOnce = a.interactive && attachStdin;
   if (a.mode === 'run' && a.detach) attachStdin = attachStdout = attachStderr = stdinOnce = false;
 
+  const cwd = ctx.cwd ?? '/';
+  const vols = volumeFlags(a.volumes, cwd);
   const hostConfig: CreateRequest['body']['HostConfig'] = {
-    Binds: null,
+    Binds: vols.binds.length ? vols.binds : null,
     ContainerIDFile: '',
     LogConfig: { Type: '', Config: {} },
     NetworkMode: a.networks[0]?.target ?? 'default',
@@ -545,6 +564,7 @@ export function buildCreateBody(a: ContainerArgs, ctx: BuildContext): CreateRequ
     PublishAllPorts: a.publishAll,
     ReadonlyRootfs: false,
     SecurityOpt: null,
+    ...(Object.keys(a.tmpfs).length ? { Tmpfs: a.tmpfs } : {}),
     UTSMode: '',
     UsernsMode: '',
     ShmSize: 0,
@@ -578,6 +598,7 @@ export function buildCreateBody(a: ContainerArgs, ctx: BuildContext): CreateRequ
     CpuPercent: 0,
     IOMaximumIOps: 0,
     IOMaximumBandwidth: 0,
+    ...(a.mounts.length ? { Mounts: a.mounts.map((m) => absoluteMountSource(m, cwd)) } : {}),
     MaskedPaths: null,
     ReadonlyPaths: null,
     ...(a.init !== undefined ? { Init: a.init } : {}),
@@ -597,7 +618,7 @@ export function buildCreateBody(a: ContainerArgs, ctx: BuildContext): CreateRequ
     Env: env.length ? env : null,
     Cmd: a.cmd.length ? a.cmd : null,
     Image: a.image,
-    Volumes: {},
+    Volumes: vols.volumes,
     WorkingDir: a.workdir,
     Entrypoint: a.entrypoint === undefined ? null : [a.entrypoint],
     OnBuild: null,

@@ -2,6 +2,7 @@
 // for the lookups passed in. Options berth does not implement are refused when set, never ignored.
 import { invalidParameter, notFound, conflict } from '../../drivers/errors.js';
 import { portBindingRequests } from '../../drivers/network/ports/spec.js';
+import { normalizeMountWire, parseMounts } from './mounts.js';
 import type { ContainerConfig, ContainerRecord, EndpointSettingsWire, HostConfig, RestartPolicy } from './types.js';
 
 export interface CreateBody extends Partial<Omit<ContainerConfig, 'Labels'>> {
@@ -33,6 +34,8 @@ export interface CreateLookups {
   /** A container by name or id, for --link and --net container:. */
   container(ref: string): { id: string; name: string; running: boolean } | undefined;
   network(ref: string): { id: string; name: string; driver: string } | undefined;
+  /** Whether a host path exists (following symlinks): a `--mount` bind source must. */
+  pathExists(path: string): boolean;
   randomName(): string;
   newId(): string;
   now(): string;
@@ -44,6 +47,7 @@ const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const SUPPORTED_HOST = new Set([
   'NetworkMode', 'PortBindings', 'PublishAllPorts', 'Links', 'RestartPolicy', 'AutoRemove',
   'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'ConsoleSize', 'LogConfig', 'Runtime',
+  'Binds', 'Mounts', 'Tmpfs',
 ]);
 
 function isZero(v: unknown): boolean {
@@ -92,6 +96,8 @@ export function buildContainer(nameParam: string | undefined, body: CreateBody, 
   }
   if (hc.LogConfig?.Type && hc.LogConfig.Type !== 'json-file') throw invalidParameter(`berth does not support the log driver "${hc.LogConfig.Type}"; it keeps json-file logs`);
   if (!isUnset(hc.LogConfig?.Config)) throw invalidParameter(`berth does not support log options (--log-opt ${Object.keys(hc.LogConfig?.Config ?? {}).join(', ')})`);
+  // -v, --mount, --tmpfs: every one checked now (a --mount bind source must exist already)
+  const mounts = parseMounts(hc, (p) => look.pathExists(p));
 
   // name
   let name: string;
@@ -197,6 +203,9 @@ export function buildContainer(nameParam: string | undefined, body: CreateBody, 
     ExtraHosts: hc.ExtraHosts ?? null,
     ...(hc.ConsoleSize ? { ConsoleSize: hc.ConsoleSize } : {}),
     LogConfig: { Type: 'json-file', Config: {} },
+    ...(hc.Binds?.length ? { Binds: [...hc.Binds] } : {}),
+    ...(hc.Mounts?.length ? { Mounts: hc.Mounts.map(normalizeMountWire) } : {}),
+    ...(hc.Tmpfs && Object.keys(hc.Tmpfs).length ? { Tmpfs: { ...hc.Tmpfs } } : {}),
   };
   return {
     id,
@@ -214,6 +223,7 @@ export function buildContainer(nameParam: string | undefined, body: CreateBody, 
     path: argv[0]!,
     args: argv.slice(1),
     links,
+    ...(mounts.length ? { mounts } : {}),
   };
 }
 

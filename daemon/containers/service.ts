@@ -2,6 +2,7 @@
 // network and exec drivers' handlers as engine jobs with one undo stack each. The record is
 // written before the kernel is touched; a container's network and rootfs exist only while it runs.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { linkEnv } from './links.js';
 import { randomName } from './names.js';
 import { execEnv } from './exec.js';
+import { specMounts } from './mounts.js';
 import type { ContainerRecord } from './types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -116,6 +118,7 @@ export class ContainerService {
         return c && { id: c.id, name: c.name, running: c.state.status === 'running' };
       },
       network: (ref) => d.networks.find(ref),
+      pathExists: (p) => existsSync(p),
       randomName,
       newId: () => randomBytes(32).toString('hex'),
       now: () => new Date().toISOString(),
@@ -202,6 +205,7 @@ export class ContainerService {
                   : {}),
               },
               files,
+              mounts: specMounts(c.mounts ?? []), // -v, --mount, --tmpfs (daemon/containers/mounts.ts)
               stopSignal: c.config.StopSignal ?? 'SIGTERM',
               bundleDir,
               logPath: this.logPath(c.id),

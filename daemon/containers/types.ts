@@ -1,5 +1,6 @@
 // Container records (what the store keeps) and the Docker wire shapes the API accepts for create.
 import type { NetnsRef } from '../../drivers/types.js';
+import type { MountPoint, MountWire } from './mounts.js';
 
 /** Docker's container Config, the part berth uses (create body and inspect's .Config). */
 export interface ContainerConfig {
@@ -49,6 +50,12 @@ export interface HostConfig {
   ConsoleSize?: [number, number];
   LogConfig: { Type: string; Config: Record<string, string> };
   Runtime?: string;
+  /** `-v` as sent (absent when none). */
+  Binds?: string[];
+  /** `--mount` as sent, Docker's fields only (absent when none). */
+  Mounts?: MountWire[];
+  /** `--tmpfs` as sent: destination → options (absent when none). */
+  Tmpfs?: Record<string, string>;
 }
 
 export interface EndpointSettingsWire {
@@ -97,4 +104,6 @@ export interface ContainerRecord {
   args: string[];
   /** Links as given (`name:alias`), resolved to container ids at create. */
   links: { containerId: string; alias: string }[];
+  /** Bind and tmpfs mounts, checked at create (absent: none; records older than mounts have none). */
+  mounts?: MountPoint[];
 }

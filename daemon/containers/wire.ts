@@ -3,6 +3,7 @@
 import type { Endpoint, NetworkRecord } from '../../drivers/types.js';
 import { networkModeOf } from './create.js';
 import type { ContainerRecord } from './types.js';
+import { mountsWire } from './mounts.js';
 
 export interface WireContext {
   endpoint(id: string): Endpoint | undefined;
@@ -129,7 +130,7 @@ export function listItem(c: ContainerRecord, ctx: WireContext): Record<string, u
     Status: statusText(c, ctx.now),
     HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
     NetworkSettings: { Networks: networksOf(c, ctx) },
-    Mounts: [],
+    Mounts: mountsWire(c.mounts ?? []),
   };
 }
 
@@ -172,9 +173,9 @@ export function inspect(c: ContainerRecord, ctx: WireContext): Record<string, un
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length ? execIds : null,
-    HostConfig: { ...c.hostConfig, Binds: null, Privileged: false, PidMode: '', IpcMode: 'private', ShmSize: 67108864 },
+    HostConfig: { ...c.hostConfig, Binds: c.hostConfig.Binds ?? null, Privileged: false, PidMode: '', IpcMode: 'private', ShmSize: 67108864 },
     GraphDriver: { Name: ctx.storageDriver, Data: c.rootfs ? { MergedDir: c.rootfs } : null },
-    Mounts: [],
+    Mounts: mountsWire(c.mounts ?? []),
     Config: c.config,
     NetworkSettings: {
       Bridge: '',

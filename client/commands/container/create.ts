@@ -26,6 +26,7 @@ export const CONTAINER_OPTIONS = `
       --label-file list              Read in a line delimited file of labels
       --link list                    Add link to another container
       --mac-address string           Container MAC address (e.g., 92:d0:c6:0a:29:33)
+      --mount mount                  Attach a filesystem mount to the container (bind or tmpfs)
       --name string                  Assign a name to the container
       --network list                 Connect a container to a network (--net)
       --network-alias list           Add network-scoped alias for the container
@@ -37,12 +38,14 @@ export const CONTAINER_OPTIONS = `
       --rm                           Automatically remove the container when it exits
       --stop-signal string           Signal to stop the container
       --stop-timeout int             Timeout (in seconds) to stop a container
+      --tmpfs list                   Mount a tmpfs directory
   -t, --tty                          Allocate a pseudo-TTY
   -u, --user string                  Username or UID (format: <name|uid>[:<group|gid>])
+  -v, --volume list                  Bind mount a host directory or file (SRC:DST[:OPTS])
   -w, --workdir string               Working directory inside the container
 
-Not supported (refused): -v/--volume, --mount, --privileged, --cap-add, resource limits and other
-host-level options.`;
+Not supported (refused): named and anonymous volumes, --volumes-from, --privileged, --cap-add,
+resource limits and other host-level options.`;
 
 /** The create request from parsed flags: the client's environment and files read here. */
 export function createRequest(a: ContainerArgs, io: Io): CreateRequest {
@@ -51,6 +54,7 @@ export function createRequest(a: ContainerArgs, io: Io): CreateRequest {
     env: (k) => io.env[k],
     readFile: (p) => readFileSync(p, 'utf8'),
     consoleSize: t ? [t.rows, t.cols] : [0, 0],
+    cwd: process.cwd(),
   });
 }
 

@@ -191,6 +191,13 @@ class RuncDriver {
     };
 
     // side effects from here on; each undone on a later failure
+    // (but for this one) A `-v` source that does not exist becomes a directory (0755), as dockerd
+    // makes it when the container starts; like dockerd's, it stays when the container goes.
+    for (const m of spec.mounts ?? [])
+      if (m.type === 'bind' && m.createSource && !(await host.exists(m.source)))
+        await host.mkdirp(m.source, 0o755).catch((e) => {
+          throw wrap(e, `error while creating mount source path '${m.source}'`);
+        });
     await host.mkdirp(spec.bundleDir);
     job.undo.push('remove bundle files', () => this.#removeBundle(spec.bundleDir));
     job.undo.push('remove exec meta', () => host.removeFile(this.#metaPath(id)));

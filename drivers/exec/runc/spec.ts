@@ -2,7 +2,7 @@
 // capability set, mounts, masked and read-only paths, device rules). PURE: the user is resolved by
 // the caller (user.ts), and nothing here reads or writes a file.
 import { posix } from 'node:path';
-import type { ContainerSpec, ProcessSpec } from '../../handlers.js';
+import type { ContainerSpec, ProcessSpec, UserMount } from '../../handlers.js';
 import { invalidParameter } from '../../errors.js';
 import { safeId } from '../../names.js';
 import type { ResolvedUser } from './user.js';
@@ -97,6 +97,7 @@ export interface OciConfig {
   mounts: OciMount[];
   linux: {
     namespaces: { type: string; path?: string }[];
+    rootfsPropagation?: string;
     sysctl?: Record<string, string>;
     cgroupsPath: string;
     resources: { devices: OciDeviceRule[] };
@@ -160,6 +161,53 @@ export function validateSpec(spec: ContainerSpec): void {
   checkPath('hostname file', spec.files.hostname);
   signalNumber(spec.stopSignal);
   validateProcess(spec.process);
+  validateMounts(spec.mounts ?? []);
+}
+
+const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+const MOUNT_OPTION_RE = /^[A-Za-z0-9_]+(=[A-Za-z0-9_.:\/+-]+)?$/;
+
+/** The user's mounts: clean absolute paths, one mount per destination, known options only. */
+export function validateMounts(mounts: UserMount[]): void {
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    checkPath('mount destination', m.destination);
+    if (m.destination === '/') throw invalidParameter("invalid specification: destination can't be '/'");
+    if (seen.has(m.destination)) throw invalidParameter(`Duplicate mount point: ${m.destination}`);
+    seen.add(m.destination);
+    if (m.type === 'bind') {
+      checkPath('bind source', m.source);
+      if (!PROPAGATIONS.includes(m.propagation)) throw invalidParameter(`invalid propagation mode: ${m.propagation}`);
+    } else if (m.type === 'tmpfs') {
+      for (const o of m.options) if (!MOUNT_OPTION_RE.test(o)) throw invalidParameter(`invalid tmpfs option "${o}"`);
+    } else {
+      throw invalidParameter(`unknown mount type "${(m as { type: unknown }).type}"`);
+    }
+  }
+}
+
+/** Path depth, as dockerd sorts mounts: `/a` 1, `/a/b` 2. */
+const depth = (p: string) => p.split('/').length - 1;
+
+/** The OCI mounts after the defaults: berth's own files and the user's mounts, parents before
+ *  children (a stable sort on depth, as dockerd's), a user mount replacing berth's file of the same
+ *  destination. Also the rootfs propagation a shared or slave bind needs (as dockerd sets it). */
+export function userMounts(spec: ContainerSpec): { mounts: OciMount[]; rootfsPropagation?: string } {
+  const user = spec.mounts ?? [];
+  const bind = (destination: string, source: string): OciMount => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  const own = [bind('/etc/resolv.conf', spec.files.resolvConf), bind('/etc/hostname', spec.files.hostname), bind('/etc/hosts', spec.files.hosts)];
+  const taken = new Set(user.map((m) => m.destination));
+  let rootfsPropagation: string | undefined;
+  const mine = user.map((m): OciMount => {
+    if (m.type === 'tmpfs') return { destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: [...m.options] };
+    if (m.propagation === 'shared' || m.propagation === 'rshared') rootfsPropagation = 'shared';
+    else if ((m.propagation === 'slave' || m.propagation === 'rslave') && rootfsPropagation === undefined) rootfsPropagation = 'rslave';
+    return { destination: m.destination, type: 'bind', source: m.source, options: [m.recursive === false ? 'bind' : 'rbind', m.propagation, ...(m.readonly ? ['ro'] : [])] };
+  });
+  const all = [...own.filter((o) => !taken.has(o.destination)), ...mine];
+  // Array.prototype.sort is stable: equal depths keep berth's files first, then the user's order.
+  all.sort((a, b) => depth(a.destination) - depth(b.destination));
+  return { mounts: all, ...(rootfsPropagation ? { rootfsPropagation } : {}) };
 }
 
 /** The process part alone (also what `docker exec` runs). */
@@ -216,7 +264,10 @@ export interface BuildOptions {
 
 /** The config.json of a container. */
 export function buildConfig(spec: ContainerSpec, user: ResolvedUser, opts: BuildOptions): OciConfig {
-  const bind = (destination: string, source: string): OciMount => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  const extra = userMounts(spec);
+  // a user mount on a default's destination replaces it; one on /dev replaces everything under /dev
+  const userDests = new Set((spec.mounts ?? []).map((m) => m.destination));
+  const keep = (m: OciMount) => !userDests.has(m.destination) && !(userDests.has('/dev') && m.destination.startsWith('/dev/'));
   const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (spec.netnsPath !== undefined) namespaces.push({ type: 'network', path: spec.netnsPath });
   return {
@@ -225,19 +276,20 @@ export function buildConfig(spec: ContainerSpec, user: ResolvedUser, opts: Build
     root: { path: spec.rootfs, readonly: false },
     hostname: spec.hostname,
     mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      bind('/etc/resolv.conf', spec.files.resolvConf),
-      bind('/etc/hostname', spec.files.hostname),
-      bind('/etc/hosts', spec.files.hosts),
+      ...[
+        { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+        { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+        { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+        { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+        { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+        { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+        { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      ].filter(keep),
+      ...extra.mounts,
     ],
     linux: {
       namespaces,
+      ...(extra.rootfsPropagation ? { rootfsPropagation: extra.rootfsPropagation } : {}),
       // As Docker, in a netns of the container's own: unprivileged ping and low ports.
       ...(spec.netnsPath !== undefined
         ? { sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' } }

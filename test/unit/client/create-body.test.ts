@@ -75,8 +75,9 @@ describe('run/create flags refused before any request', () => {
     ['--link a:b:c', 'bad format for links: a:b:c'],
     ['--pull sometimes', "invalid pull option: 'sometimes'"],
     ['--privileged', '--privileged is not supported'],
-    ['-v /a:/b', '--volume is not supported'],
-    ['--mount type=bind,src=/a,dst=/b', '--mount is not supported'],
+    ['-v /a::/b', 'invalid spec: /a::/b: empty section between colons'],
+    ['--mount type=bind,src=/a', 'invalid argument "type=bind,src=/a" for "--mount" flag: target is required'],
+    ['--volumes-from other', '--volumes-from is not supported'],
     ['-m 1g', '--memory is not supported'],
     ['--cap-add NET_ADMIN', '--cap-add is not supported'],
   ];

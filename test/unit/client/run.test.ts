@@ -159,7 +159,7 @@ describe('berth run: errors and exit codes', () => {
     [['--restart', 'sometimes'], "berth: invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'\n"],
     [['--frobnicate'], 'berth: unknown flag: --frobnicate\n'],
     [['--privileged'], 'berth: --privileged is not supported\n'],
-    [['-v', '/srv:/srv'], 'berth: --volume is not supported\n'],
+    [['-v', '/srv:/srv:ro:x'], 'berth: invalid spec: /srv:/srv:ro:x: too many colons\n'],
   ];
   for (const [flags, msg] of badInput) {
     it(`${flags.join(' ')} → exit 125, no request`, async () => {
