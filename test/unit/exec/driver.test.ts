@@ -51,6 +51,29 @@ describe('exec/runc driver on a fake host', () => {
   });
   const h = (id = ID) => ({ containerId: id, bundleDir: BUNDLE(id) });
 
+  it('a -v source that does not exist becomes a directory (mode 0755) before the runtime runs; a --mount one does not', async () => {
+    const mounts: ContainerSpec['mounts'] = [
+      { type: 'bind', source: '/srv/new/data', destination: '/data', readonly: false, propagation: 'rprivate', createSource: true },
+      { type: 'bind', source: '/srv/other', destination: '/other', readonly: true, propagation: 'rprivate' },
+      { type: 'tmpfs', destination: '/scratch', options: ['size=1m'] },
+    ];
+    await d.handlers.exec_create({ spec: { ...spec(), mounts } }, job());
+    expect(await host.exists('/srv/new/data')).toBe(true);
+    expect(await host.exists('/srv/other')).toBe(false);
+    const cfg = JSON.parse(host.files.get(`${BUNDLE(ID)}/config.json`)!);
+    expect(cfg.mounts.slice(-6).map((m: { destination: string }) => m.destination)).toEqual(['/data', '/other', '/scratch', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts']);
+  });
+
+  it('a bad user mount touches nothing', async () => {
+    const mounts: ContainerSpec['mounts'] = [
+      { type: 'bind', source: '/srv/new', destination: '/data', readonly: false, propagation: 'rprivate', createSource: true },
+      { type: 'bind', source: '/srv/x', destination: 'rel', readonly: false, propagation: 'rprivate' },
+    ];
+    await expect(d.handlers.exec_create({ spec: { ...spec(), mounts } }, job())).rejects.toSatisfy((e) => isBerthError(e, 'invalid_parameter'));
+    expect(await host.exists('/srv/new')).toBe(false);
+    expect(host.calls).toEqual([]);
+  });
+
   it('create writes meta and config.json, then starts conmon with the runtime’s root; start releases runc’s exec fifo', async () => {
     const st = await d.handlers.exec_create({ spec: spec() }, job());
     expect(st).toEqual({ status: 'created', pid: 1000 });

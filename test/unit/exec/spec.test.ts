@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '../../../drivers/handlers.js';
 import { buildConfig, cgroupsPath, nofileFor, parseNofileHard, processEnv, validateSpec, NOFILE } from '../../../drivers/exec/runc/spec.js';
+import type { UserMount } from '../../../drivers/handlers.js';
 import { resolveUser } from '../../../drivers/exec/runc/user.js';
 import { isBerthError } from '../../../drivers/errors.js';
 
@@ -115,5 +116,75 @@ describe('validateSpec (before any side effect)', () => {
 
   it('names the cgroup with the prefix, flat (nothing left after delete)', () => {
     expect(cgroupsPath('berth', ID)).toBe(`/berth-${ID}`);
+  });
+});
+
+describe('user mounts (-v, --mount, --tmpfs)', () => {
+  const root = resolveUser('0:0', {});
+  const cfgWith = (mounts: UserMount[]) => buildConfig({ ...typical(), mounts }, root, { prefix: 'berth', nofile: NOFILE });
+  const dests = (mounts: UserMount[]) => cfgWith(mounts).mounts.map((m) => m.destination);
+  const DEFAULTS = ['/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/dev/mqueue', '/dev/shm'];
+  const FILES = ['/etc/resolv.conf', '/etc/hostname', '/etc/hosts'];
+  const b = (source: string, destination: string, over: Partial<Extract<UserMount, { type: 'bind' }>> = {}): UserMount => ({
+    type: 'bind',
+    source,
+    destination,
+    readonly: false,
+    propagation: 'rprivate',
+    ...over,
+  });
+
+  it("none: the config is as before (defaults, then berth's files)", () => {
+    expect(dests([])).toEqual([...DEFAULTS, ...FILES]);
+    expect(cfgWith([]).linux.rootfsPropagation).toBeUndefined();
+  });
+
+  it("after the defaults, parents before children (dockerd's stable sort on depth)", () => {
+    const ms = [b('/h/deep', '/a/b/c'), b('/h/etc', '/etc'), { type: 'tmpfs', destination: '/a', options: ['size=1m'] } as UserMount, b('/h/ab', '/a/b')];
+    expect(dests(ms)).toEqual([...DEFAULTS, '/etc', '/a', ...FILES, '/a/b', '/a/b/c']);
+  });
+
+  it('bind options: rbind (bind when non-recursive), the propagation, ro; tmpfs as given', () => {
+    const cfg = cfgWith([
+      b('/srv/data', '/data', { readonly: true }),
+      b('/srv/flat', '/flat', { recursive: false, propagation: 'private' }),
+      { type: 'tmpfs', destination: '/scratch', options: ['noexec', 'nosuid', 'nodev', 'rprivate', 'size=1m'] },
+    ]);
+    expect(cfg.mounts.filter((m) => ['/data', '/flat', '/scratch'].includes(m.destination))).toEqual([
+      { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'rprivate', 'ro'] },
+      { destination: '/flat', type: 'bind', source: '/srv/flat', options: ['bind', 'private'] },
+      { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'rprivate', 'size=1m'] },
+    ]);
+  });
+
+  it("a user mount on /etc/resolv.conf, /etc/hosts or a default's destination replaces berth's; /dev replaces all under it", () => {
+    const cfg = cfgWith([b('/my/resolv.conf', '/etc/resolv.conf', { readonly: true }), b('/my/shm', '/dev/shm')]);
+    expect(cfg.mounts.filter((m) => m.destination === '/etc/resolv.conf')).toEqual([
+      { destination: '/etc/resolv.conf', type: 'bind', source: '/my/resolv.conf', options: ['rbind', 'rprivate', 'ro'] },
+    ]);
+    expect(cfg.mounts.filter((m) => m.destination === '/dev/shm').map((m) => m.source)).toEqual(['/my/shm']);
+    expect(dests([b('/my/dev', '/dev')])).toEqual(['/proc', '/sys', '/sys/fs/cgroup', '/dev', ...FILES]);
+  });
+
+  it('a shared bind makes the rootfs shared, a slave one rslave (as dockerd)', () => {
+    expect(cfgWith([b('/a', '/a', { propagation: 'rslave' })]).linux.rootfsPropagation).toBe('rslave');
+    expect(cfgWith([b('/a', '/a', { propagation: 'rslave' }), b('/b', '/b', { propagation: 'shared' })]).linux.rootfsPropagation).toBe('shared');
+  });
+
+  it.each<[string, UserMount[]]>([
+    ['a relative destination', [b('/a', 'data')]],
+    ['an unclean destination', [b('/a', '/data/../x')]],
+    ['the root as destination', [b('/a', '/')]],
+    ['a relative source', [b('a', '/data')]],
+    ['two mounts on one destination', [b('/a', '/x'), { type: 'tmpfs', destination: '/x', options: [] }]],
+    ['a bad propagation', [b('/a', '/x', { propagation: 'weird' as 'shared' })]],
+    ['a tmpfs option with a comma', [{ type: 'tmpfs', destination: '/x', options: ['size=1m,exec'] }]],
+  ])('refuses %s before anything is done', (_what, mounts) => {
+    expect(() => validateSpec({ ...typical(), mounts })).toThrow();
+    try {
+      validateSpec({ ...typical(), mounts });
+    } catch (e) {
+      expect(isBerthError(e, 'invalid_parameter')).toBe(true);
+    }
   });
 });
