@@ -231,7 +231,7 @@ export function parseMountSpec(m: MountWire, exists: (path: string) => boolean):
       };
     }
     case 'volume':
-      throw invalidParameter(`berth does not support named volumes yet (--mount ${describe(m)})`);
+      throw invalidParameter(`berth does not support ${m.Source ? 'named volumes' : 'volumes'} yet (--mount ${describe(m)})`);
     case 'image':
     case 'npipe':
     case 'cluster':
