@@ -96,11 +96,7 @@ describe.skipIf(!isRoot)('containers end to end', () => {
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(async () => {
-    if (d) {
-      const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length) await d.cli(['rm', '-f', ...ids]);
-      await d.cleanup();
-    }
+    await d?.teardown();
     await host?.destroy();
   });
 

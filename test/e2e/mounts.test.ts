@@ -28,11 +28,7 @@ describe.skipIf(!isRoot)('bind mounts and tmpfs end to end', () => {
     dir = testDir('mnt');
   });
   afterAll(async () => {
-    if (d) {
-      const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length) await d.cli(['rm', '-f', ...ids]);
-      await d.cleanup();
-    }
+    await d?.teardown();
     await host?.destroy();
     // nothing of ours stays mounted: every bind and tmpfs went with its container
     if (dir) {

@@ -60,11 +60,7 @@ describe.skipIf(!isRoot)(`networks end to end (--firewall-backend ${backend}) ${
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(async () => {
-    if (d) {
-      const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length) await d.cli(['rm', '-f', ...ids]);
-      await d.cleanup();
-    }
+    await d?.teardown();
     await host?.destroy();
   });
 

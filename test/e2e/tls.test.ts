@@ -113,11 +113,7 @@ describe.skipIf(!isRoot || !withOpenssl)('berthd on tcp:// with --tlsverify', ()
     });
   });
   afterAll(async () => {
-    if (d) {
-      const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length) await d.cli(['rm', '-f', ...ids]);
-      await d.cleanup();
-    }
+    await d?.teardown();
     await host?.destroy();
   });
 

@@ -50,6 +50,8 @@ export interface TestDaemon {
   restart(): Promise<void>;
   /** stop if running, remove the temp dir. */
   cleanup(): Promise<void>;
+  /** `rm -f` every container (their conmons and mounts go with them), then cleanup(). */
+  teardown(): Promise<void>;
 }
 
 export interface DaemonOptions {
@@ -148,6 +150,11 @@ export async function startTestDaemon(opts: DaemonOptions): Promise<TestDaemon> 
       const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir)).reverse();
       for (const m of mounts) await run(['umount', '-l', m]);
       rmSync(dir, { recursive: true, force: true });
+    },
+    async teardown() {
+      const ids = (await d.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await d.cli(['rm', '-f', ...ids]);
+      await d.cleanup();
     },
   };
   return d;
