@@ -84,29 +84,34 @@ export class SandboxPool {
 
   /** Bring the pool to its size, all missing entries in one `ip -batch`. */
   fill(): Promise<void> {
-    this.#filling ??= (async () => {
-      try {
-        const want = this.#o.size - this.#ready.length;
-        if (this.#closed || want <= 0) return;
-        const made = Array.from({ length: want }, () => this.newSandbox());
-        const lines = made.flatMap((s) => sandboxLines({ netns: s.netns, hostIf: s.hostIf, bridge: this.#o.bridge, ifName: s.ifName, newNetns: true, mtu: this.#o.mtu }));
-        try {
-          await this.#o.ip.batch(lines);
-        } catch (err) {
-          this.#o.log.warn({ err }, 'sandbox pool refill failed; starts make their own');
-          await this.#o.ip.batch(made.map((s) => `netns del ${s.netns}`), { force: true }).catch(() => {});
-          return;
-        }
-        if (this.#closed) {
-          await this.#o.ip.batch(made.map((s) => `netns del ${s.netns}`), { force: true }).catch(() => {});
-          return;
-        }
-        this.#ready.push(...made);
-      } finally {
-        this.#filling = undefined;
-      }
-    })();
+    if (!this.#filling) {
+      // set before the refill can end: one that has nothing to do ends at once, and must not leave
+      // its settled promise here (every later fill would return it and never refill)
+      const p = this.#refill().finally(() => {
+        if (this.#filling === p) this.#filling = undefined;
+      });
+      this.#filling = p;
+    }
     return this.#filling;
+  }
+
+  async #refill(): Promise<void> {
+    const want = this.#o.size - this.#ready.length;
+    if (this.#closed || want <= 0) return;
+    const made = Array.from({ length: want }, () => this.newSandbox());
+    const lines = made.flatMap((s) => sandboxLines({ netns: s.netns, hostIf: s.hostIf, bridge: this.#o.bridge, ifName: s.ifName, newNetns: true, mtu: this.#o.mtu }));
+    try {
+      await this.#o.ip.batch(lines);
+    } catch (err) {
+      this.#o.log.warn({ err }, 'sandbox pool refill failed; starts make their own');
+      await this.#o.ip.batch(made.map((s) => `netns del ${s.netns}`), { force: true }).catch(() => {});
+      return;
+    }
+    if (this.#closed) {
+      await this.#o.ip.batch(made.map((s) => `netns del ${s.netns}`), { force: true }).catch(() => {});
+      return;
+    }
+    this.#ready.push(...made);
   }
 
   /** Stop refilling and remove the ready sandboxes (network removal, daemon stop). */
