@@ -92,6 +92,9 @@ export interface EndpointRequest {
   ifName?: string;
   /** The container whose netns to join, for `--net container:<id>`. */
   joinContainer?: ContainerRef & { netns: NetnsRef | undefined; running: boolean };
+  /** Become the owner of `netns` (which exists) without an interface: a running container lost its
+   *  last network and keeps its netns with lo only. Only the none driver does it; others refuse. */
+  adoptNetns?: boolean;
 }
 
 export interface Endpoint {

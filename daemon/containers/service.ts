@@ -500,8 +500,11 @@ export class ContainerService {
         throw forbidden(`endpoint with name ${c.name} already exists in network ${n.name}`);
       }
       const key = n.name;
+      // back on its NetworkMode network (taken off by a disconnect): its first network again
+      const back = c.modeDisconnected && primary?.id === n.id;
       if (c.state.status !== 'running') {
         c.endpointsConfig[key] = cfg;
+        if (back) c.modeDisconnected = false;
         await d.store.put('container', c);
         return;
       }
@@ -512,6 +515,10 @@ export class ContainerService {
           await d.store.put('container', c);
         });
         await connectRunning(d, c, this.#hostname(c), n, cfg, job);
+        if (back) {
+          c.modeDisconnected = false;
+          await d.store.put('container', c);
+        }
       });
       d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
@@ -529,14 +536,18 @@ export class ContainerService {
       const mode = networkModeOf(c.hostConfig);
       if (mode === 'host' && n.driver === 'host') throw invalidParameter('cannot disconnect container from host network - container was created in host network mode');
       const primary = d.networks.find(mode);
-      if (primary?.id === n.id)
-        throw invalidParameter(`berth cannot disconnect a container from the network it is created on (${n.name}); connect it to others instead`);
+      // its NetworkMode network: it starts without it from now on (dockerd takes it out of
+      // NetworkSettings.Networks); host, none and container modes stay as they are
+      const isMode = primary?.id === n.id && !c.modeDisconnected;
+      if (isMode && ['host', 'none'].includes(n.driver))
+        throw invalidParameter(`berth cannot disconnect a container from the ${n.name} network it is created in`);
       const forget = async () => {
         for (const k of Object.keys(c.endpointsConfig)) if (k === n.name || k === n.id) delete c.endpointsConfig[k];
+        if (isMode) c.modeDisconnected = true;
         await d.store.put('container', c);
       };
       if (c.state.status !== 'running' || !c.endpoints[n.id]) {
-        if (!settingsFor(c, n) && !force) throw forbidden(`container ${c.id} is not connected to the network ${n.name}`);
+        if (!isMode && !settingsFor(c, n) && !force) throw forbidden(`container ${c.id} is not connected to the network ${n.name}`);
         await forget();
         return;
       }

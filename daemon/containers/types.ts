@@ -90,6 +90,10 @@ export interface ContainerRecord {
   hostConfig: HostConfig;
   /** Networks asked for at create (NetworkingConfig.EndpointsConfig), by network name or id. */
   endpointsConfig: Record<string, EndpointSettingsWire>;
+  /** `network disconnect` took it off its NetworkMode network: it starts without it (only the
+   *  networks of endpointsConfig; none at all: a netns with lo only), until a `network connect`
+   *  of that network. */
+  modeDisconnected?: boolean;
   state: ContainerState;
   restartCount: number;
   /** Stopped by a user (stop/kill): restart policies other than `always` leave it stopped. */

@@ -75,7 +75,7 @@ function networksOf(c: ContainerRecord, ctx: WireContext): Record<string, unknow
   const mode = networkModeOf(c.hostConfig);
   if (mode.startsWith('container:')) return {};
   const out: Record<string, unknown> = {};
-  const names = new Set([mode, ...Object.keys(c.endpointsConfig)]);
+  const names = new Set([...(c.modeDisconnected ? [] : [mode]), ...Object.keys(c.endpointsConfig)]);
   for (const ref of names) {
     const net = ctx.network(ref);
     if (!net) continue;

@@ -77,14 +77,17 @@ export async function attachAll(
   opts: { deferPorts?: boolean } = {},
 ): Promise<{ network: NetworkRecord; endpoint: Endpoint; publish?: () => Promise<void> }> {
   const mode = c.hostConfig.NetworkMode === '' || c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode;
-  const primary = d.networks.get(mode);
+  const modeNet = d.networks.get(mode);
   const extras: NetworkRecord[] = [];
   for (const key of Object.keys(c.endpointsConfig)) {
     const n = d.networks.get(key);
-    if (n.id === primary.id || extras.some((x) => x.id === n.id)) continue;
-    checkJoin(mode, primary, n);
+    if (n.id === modeNet.id || extras.some((x) => x.id === n.id)) continue;
+    checkJoin(mode, modeNet, n);
     extras.push(n);
   }
+  // Disconnected from its NetworkMode network: the first of the others makes the netns; with none
+  // left, the none network does (lo only), as dockerd's sandbox without endpoints.
+  const primary = !c.modeDisconnected ? modeNet : (extras.shift() ?? d.networks.get('none'));
   const all = [primary, ...extras];
   const gw = gatewayOf(all.map((n) => candidate(n, settingsFor(c, n))));
   const container = { id: c.id, name: c.name };
@@ -178,7 +181,7 @@ export function checkConnect(c: ContainerRecord, primary: NetworkRecord | undefi
 
 /** Is the container configured for (or attached to) the network? */
 export function isConnected(c: ContainerRecord, primary: NetworkRecord | undefined, n: NetworkRecord): boolean {
-  return primary?.id === n.id || !!c.endpoints[n.id] || settingsFor(c, n) !== undefined;
+  return (primary?.id === n.id && !c.modeDisconnected) || !!c.endpoints[n.id] || settingsFor(c, n) !== undefined;
 }
 
 /** Connect a running container: one interface more in its netns (eth<first free>). */
@@ -203,14 +206,15 @@ export async function connectRunning(d: Daemon, c: ContainerRecord, hostname: st
   return ep;
 }
 
-/** Disconnect a running container from a network other than its first: the interface goes; if it
- *  was the gateway, the next network in Docker's order takes the route and the ports. */
+/** Disconnect a running container from a network: the interface goes; if it was the gateway, the
+ *  next network in Docker's order takes the route and the ports. The netns stays: if this endpoint
+ *  made it, another of the container's endpoints becomes its owner first (the one whose release
+ *  deletes it), or, with none left, an endpoint of the none network adopts it (lo only). */
 export async function disconnectRunning(d: Daemon, c: ContainerRecord, n: NetworkRecord, job: Job): Promise<void> {
   const epId = c.endpoints[n.id];
   const ep = epId ? d.store.get('endpoint', epId) : undefined;
   if (!ep) throw forbidden(`container ${c.id} is not connected to network ${n.name}`);
-  if (ep.ownsNetns)
-    throw invalidParameter(`berth cannot disconnect a running container from the network it was started on (${n.name}): stop it first`);
+  if (ep.ownsNetns) await handOverNetns(d, c, ep, job);
   const ports = ep.isGateway ? ep.ports : [];
   for (const l of [...ep.links].reverse()) {
     const to = d.store.get('endpoint', l.toEndpointId);
@@ -221,4 +225,39 @@ export async function disconnectRunning(d: Daemon, c: ContainerRecord, n: Networ
   delete c.endpoints[n.id];
   await d.store.put('container', c);
   if (ep.isGateway) await regateway(d, c, job, ports);
+}
+
+/** Make another endpoint the owner of the container's netns before `ep` (its owner) is released.
+ *  The new owner is written first: a crash in between leaves two owners (the second delete finds
+ *  the netns gone, which is success), never none (a leaked netns). Undone if the job fails. */
+async function handOverNetns(d: Daemon, c: ContainerRecord, ep: Endpoint, job: Job): Promise<void> {
+  if (ep.netns.kind !== 'new') return;
+  const next = endpointsOf(d, c).find((e) => e.endpoint.id !== ep.id && e.endpoint.netns.kind === 'new' && e.endpoint.netns.name === (ep.netns as { name: string }).name);
+  if (next) {
+    // endpoint records are the drivers'; ownsNetns is the one field the daemon hands over
+    await d.store.put('endpoint', { ...next.endpoint, ownsNetns: true });
+    job.undo.push('give the netns back to its first owner', async () => {
+      const now = d.store.get('endpoint', next.endpoint.id);
+      if (now) await d.store.put('endpoint', { ...now, ownsNetns: false });
+    });
+  } else {
+    const none = d.networks.get('none');
+    const adopted = await d.networks.run(
+      'allocate_interface',
+      none,
+      { container: { id: c.id, name: c.name }, endpointId: randomBytes(32).toString('hex'), request: { netns: ep.netns, adoptNetns: true } },
+      job,
+    );
+    c.endpoints[none.id] = adopted.id;
+    await d.store.put('container', c);
+    job.undo.push('forget the adopting endpoint in the container record', async () => {
+      delete c.endpoints[none.id];
+      await d.store.put('container', c);
+    });
+  }
+  await d.store.put('endpoint', { ...(d.store.get('endpoint', ep.id) ?? ep), ownsNetns: false });
+  job.undo.push('the released endpoint owns the netns again', async () => {
+    const now = d.store.get('endpoint', ep.id);
+    if (now) await d.store.put('endpoint', { ...now, ownsNetns: true });
+  });
 }

@@ -132,6 +132,71 @@ describe.skipIf(!isRoot)(`networks end to end (--firewall-backend ${backend}) ${
     expect(await curl(`http://${peer.hostIp}:8092/`)).toBe('hello from berth\n');
   });
 
+  it('disconnect from the network a container was started on: another network keeps it (and its ports); the last one leaves lo only; nothing leaks', async () => {
+    await ok(['network', 'create', 'side']);
+    await ok(['run', '-d', '--name', 'mv', '-p', '8097:80', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    const { State: { Pid: pid }, HostConfig: { NetworkMode: mode } } = JSON.parse(await ok(['inspect', 'mv']))[0];
+    const ns = (await endpointOf('bridge', 'mv'))!.netns.name;
+    await ok(['network', 'connect', 'side', 'mv']);
+    // off its NetworkMode network while it runs: eth0 goes, eth1 stays, the published port moves
+    await ok(['network', 'disconnect', 'bridge', 'mv']);
+    expect(await endpointOf('bridge', 'mv')).toBeUndefined();
+    const links = async () => (JSON.parse((await run(['ip', '-n', ns, '-json', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname).sort();
+    expect(await links()).toEqual(['eth1', 'lo']);
+    expect((await endpointOf('side', 'mv'))!.ports.map((p) => p.hostPort)).toEqual([8097]);
+    expect(await curl(`http://${peer.hostIp}:8097/`)).toBe('hello from berth\n');
+    let c = JSON.parse(await ok(['inspect', 'mv']))[0];
+    expect(c.State.Pid).toBe(pid);
+    expect(Object.keys(c.NetworkSettings.Networks)).toEqual(['side']);
+    expect(c.HostConfig.NetworkMode).toBe(mode); // as dockerd: the mode stays, the network goes
+    // the last one: the container keeps running in its netns, with lo only
+    await ok(['network', 'disconnect', 'side', 'mv']);
+    expect(await links()).toEqual(['lo']);
+    c = JSON.parse(await ok(['inspect', 'mv']))[0];
+    expect(c.State).toMatchObject({ Running: true, Pid: pid });
+    expect(c.NetworkSettings.Networks).toEqual({});
+    expect(await curl(`http://${peer.hostIp}:8097/`)).toBe('');
+    // a kill -9 of berthd here: the restarted daemon keeps the container and its netns
+    await d.kill9();
+    await d.restart();
+    c = JSON.parse(await ok(['inspect', 'mv']))[0];
+    expect(c.State).toMatchObject({ Running: true, Pid: pid });
+    expect(await links()).toEqual(['lo']);
+    // and starts so: no network, lo only
+    await ok(['restart', '-t', '0', 'mv']);
+    c = JSON.parse(await ok(['inspect', 'mv']))[0];
+    expect(c.NetworkSettings.Networks).toEqual({});
+    const ns2 = (c.NetworkSettings.SandboxKey as string).replace('/run/netns/', '');
+    expect(ns2).not.toBe('');
+    expect((JSON.parse((await run(['ip', '-n', ns2, '-json', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname)).toEqual(['lo']);
+    // back on bridge while it runs: an interface again, its port published again; at the next start eth0
+    await ok(['network', 'connect', 'bridge', 'mv']);
+    expect(Object.keys(JSON.parse(await ok(['inspect', 'mv']))[0].NetworkSettings.Networks)).toEqual(['bridge']);
+    expect(await curl(`http://${peer.hostIp}:8097/`)).toBe('hello from berth\n');
+    await ok(['restart', '-t', '0', 'mv']);
+    expect((await endpointOf('bridge', 'mv'))!.interface!.name).toBe('eth0');
+    expect(await curl(`http://${peer.hostIp}:8097/`)).toBe('hello from berth\n');
+    // a stopped container: off bridge, on side; it starts with side as eth0
+    await ok(['stop', '-t', '0', 'mv']);
+    await ok(['network', 'disconnect', 'bridge', 'mv']);
+    await ok(['network', 'connect', 'side', 'mv']);
+    await ok(['start', 'mv']);
+    expect(await endpointOf('bridge', 'mv')).toBeUndefined();
+    expect((await endpointOf('side', 'mv'))!.interface!.name).toBe('eth0');
+    const last = (await endpointOf('side', 'mv'))!.netns.name;
+    await ok(['rm', '-f', 'mv']);
+    const left = (JSON.parse((await run(['ip', '-json', 'netns', 'list'])).stdout || '[]') as { name: string }[]).map((n) => n.name);
+    for (const x of [ns, ns2, last]) expect(left).not.toContain(x);
+    expect((await ok(['system', 'check', '-q'])).trim()).toBe('');
+    await ok(['network', 'rm', 'side']);
+    // a --net none container stays on none
+    await ok(['run', '-d', '--name', 'nn', '--net', 'none', 'busybox', 'sleep', '60']);
+    const r = await d.cli(['network', 'disconnect', 'none', 'nn']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot disconnect a container from the none network it is created in');
+    await ok(['rm', '-f', 'nn']);
+  });
+
   it('a stopped container records the network and gets it at its next start', async () => {
     await ok(['create', '--name', 'later', '--network', 'n2', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
     await ok(['network', 'connect', '--ip', '10.88.0.30', 'n1', 'later']);

@@ -230,6 +230,7 @@ export function makeBridgeDriver(ctx: DriverContext, opts: BridgeDriverOptions =
         const n = netOf(network);
         if (records.get('endpoint', endpointId)) throw conflict(`endpoint ${endpointId} exists already`);
         if (request.joinContainer) throw invalidParameter('the bridge driver cannot join another container');
+        if (request.adoptNetns) throw invalidParameter('the bridge driver cannot adopt a netns');
         const second = request.netns;
         if (second && second.kind !== 'new') throw invalidParameter('a bridge endpoint needs a netns of its own or one berth made');
         const ifName = ifname(request.ifName ?? (second ? 'eth1' : 'eth0'));

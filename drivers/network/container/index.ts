@@ -22,6 +22,7 @@ export default function containerDriver(ctx: DriverContext): NetworkDriver {
         if (!target) throw invalidParameter('container network mode needs the container to join');
         safeId(target.id);
         if (target.id === container.id) throw invalidParameter('cannot join own network namespace');
+        if (request.adoptNetns) throw invalidParameter('the container driver cannot adopt a netns');
         if (request.ipv4) throw invalidParameter('conflicting options: IP address and the container type network mode');
         if (request.mac) throw invalidParameter('conflicting options: mac-address and the network mode');
         if (!target.running || !target.netns) throw conflict(`cannot join network of a non running container: ${target.name || target.id.slice(0, 12)}`);

@@ -18,6 +18,7 @@ export default function hostDriver(ctx: DriverContext): NetworkDriver {
         checkIds(container, endpointId, ctx);
         if (request.ipv4) throw invalidParameter('user specified IP address is supported on user defined networks only');
         if (request.joinContainer) throw invalidParameter('the host driver cannot join another container');
+        if (request.adoptNetns) throw invalidParameter('the host driver cannot adopt a netns');
         return putBareEndpoint(ctx, job, { id: endpointId, network, container, driver: 'host', netns: { kind: 'host' }, ownsNetns: false });
       },
       async release_interface({ endpoint }) {

@@ -27,6 +27,11 @@ export default function noneDriver(ctx: DriverContext): NetworkDriver {
         checkIds(container, endpointId, ctx);
         if (request.ipv4) throw invalidParameter('user specified IP address is supported on user defined networks only');
         if (request.joinContainer) throw invalidParameter('the none driver cannot join another container');
+        if (request.adoptNetns) {
+          // the netns of a running container whose last network went: kept, with lo, and owned here
+          if (request.netns?.kind !== 'new') throw invalidParameter('only a netns of the container\'s own can be adopted');
+          return putBareEndpoint(ctx, job, { id: endpointId, network, container, driver: 'none', netns: request.netns, ownsNetns: true });
+        }
         if (request.netns) throw invalidParameter('container cannot be connected to multiple networks with one of the networks in private (none) mode');
         const name = names.netns(container.id);
         const ep = await putBareEndpoint(ctx, job, {
