@@ -57,6 +57,26 @@ describe('none', () => {
       expect(records.list('endpoint')).toEqual([]);
     }
   });
+
+  it("adopts a running container's netns (its last network went): no kernel call, and its release deletes it", async () => {
+    const fake = fakeSys();
+    const records = memRecords();
+    const d = noneDriver(makeCtx(fake, records));
+    const e = engineWith(d);
+    const net = await createBuiltin(e, d, records);
+    await fake.ip.batch(['netns add bt-sandbox1']);
+    const netns = { kind: 'new' as const, name: 'bt-sandbox1', path: '/run/netns/bt-sandbox1' };
+    const calls = fake.execs.length;
+    const ep = await e.run('allocate_interface', 'none', { network: net, container: { id: hex(), name: 'c' }, endpointId: hex(), request: { netns, adoptNetns: true } });
+    expect(ep).toMatchObject({ netns, ownsNetns: true, driver: 'none' });
+    expect(fake.execs.length).toBe(calls);
+    expect(await err(e.run('allocate_interface', 'none', { network: net, container: { id: hex(), name: 'd' }, endpointId: hex(), request: { adoptNetns: true } }))).toEqual([
+      'invalid_parameter',
+      "only a netns of the container's own can be adopted",
+    ]);
+    await e.run('release_interface', 'none', { network: net, endpoint: ep });
+    expect(fake.ip.netnsNames()).toEqual([]);
+  });
 });
 
 describe('container', () => {
