@@ -762,6 +762,39 @@ export class ContainerService {
     await this.#exec().resize(c.id, this.bundleDir(c.id), height, width);
   }
 
+  // ---- docker cp (archive.ts) -------------------------------------------------------------
+
+  /** For docker cp: `fn` gets the container's filesystem. A running container's as its process sees
+   *  it (/proc/<pid>/root: its mounts, tmpfs included); any other's rootfs mounted for the call under
+   *  the container's lock (a start waits for the copy) and unmounted after, also on failure. */
+  async withFilesystem<T>(ref: string, fn: (c: ContainerRecord, fs: { base: string; running: boolean }) => Promise<T>): Promise<T> {
+    const gone = (c: ContainerRecord) => conflict(`container ${c.id} is marked for removal and its files cannot be copied`);
+    const live = (c: ContainerRecord) => (c.state.status === 'running' && c.state.pid > 0 ? `/proc/${c.state.pid}/root` : undefined);
+    const c0 = this.get(ref);
+    if (c0.state.status === 'removing') throw gone(c0);
+    const base0 = live(c0);
+    if (base0) return fn(c0, { base: base0, running: true });
+    return this.#locked(c0.id, async () => {
+      const c = this.get(c0.id);
+      if (c.state.status === 'removing') throw gone(c);
+      const base = live(c);
+      if (base) return fn(c, { base, running: true });
+      const d = this.#d;
+      const out = await d.engine.job('container-archive', async (job) => {
+        const { rootfs } = await d.images.mount(c.id, d.images.resolve(c.imageId), job);
+        try {
+          return { ok: await fn(c, { base: rootfs, running: false }) };
+        } catch (err) {
+          return { err }; // the copy's own failure: the job (the mount) went well
+        } finally {
+          await d.images.unmount(c.id, { remove: false }, job);
+        }
+      });
+      if ('err' in out) throw out.err;
+      return out.ok;
+    });
+  }
+
   // ---- helpers ---------------------------------------------------------------------------
 
   #attrs(c: ContainerRecord): Record<string, string> {

@@ -7,7 +7,6 @@ import { notImplemented } from '../../../drivers/errors.js';
 export const UNSUPPORTED: [HTTPMethods[], string, string][] = [
   [['POST'], '/containers/:id/pause', 'pausing containers (docker pause)'],
   [['POST'], '/containers/:id/unpause', 'pausing containers (docker unpause)'],
-  [['GET', 'HEAD', 'PUT'], '/containers/:id/archive', 'copying files in and out of containers (docker cp)'],
   [['GET'], '/containers/:id/export', 'exporting containers (docker export)'],
   [['GET'], '/containers/:id/changes', 'listing filesystem changes (docker diff)'],
   [['POST'], '/containers/:id/update', 'changing the resources of a container (docker update)'],
