@@ -17,7 +17,7 @@ import { extract, pack, type Header } from 'tar-stream';
 import type { Daemon } from '../daemon.js';
 import { forbidden, invalidParameter, notFound } from '../../drivers/errors.js';
 import { realExec } from '../../drivers/sys/exec.js';
-import { cleanMemberPath } from '../../drivers/image/layer/paths.js';
+import { cleanMemberPath, parentsOf } from '../../drivers/image/layer/paths.js';
 import { unpackLayer } from '../../drivers/image/layer/unpack.js';
 import { decompress, archiveError } from '../../drivers/image/layer/compression.js';
 import type { MountPoint } from './mounts.js';
@@ -111,6 +111,12 @@ export function resolveInRoot(root: FsRoot, path: string, followLast: boolean): 
       if ((code === 'ENOENT' || code === 'ENOTDIR') && last) {
         done = cand;
         break;
+      }
+      // a mount's missing parents in a stopped container's rootfs: runc makes them at start
+      const under = '/' + cand.join('/') + '/';
+      if (code === 'ENOENT' && root.mounts.some((m) => m.destination.startsWith(under))) {
+        done = cand;
+        continue;
       }
       if (code === 'ENOENT' || code === 'ENOTDIR') throw fsError(code, '/' + cand.join('/'));
       throw e;
@@ -276,7 +282,7 @@ export function tarTree(top: string, rebase: string): Readable {
  */
 export async function extractTo(dir: string, body: AsyncIterable<Uint8Array>, opts: { noOverwriteDirNonDir: boolean; chown: boolean; shown: string; exec: ReturnType<typeof realExec> }): Promise<void> {
   const { stream } = await decompress(body);
-  const src = opts.noOverwriteDirNonDir ? guardDirNonDir(stream, dir, opts.shown) : stream;
+  const src = guardMembers(stream, dir, opts.shown, opts.noOverwriteDirNonDir);
   try {
     await unpackLayer(src, dir, { whiteouts: 'keep', chown: opts.chown, exec: opts.exec, hash: false });
   } catch (e) {
@@ -284,21 +290,37 @@ export async function extractTo(dir: string, body: AsyncIterable<Uint8Array>, op
   }
 }
 
-/** Re-stream a tar, refusing a member that would replace a directory by a non-directory or the reverse. */
-function guardDirNonDir(src: AsyncIterable<Uint8Array>, dir: string, shown: string): AsyncGenerator<Uint8Array> {
+/**
+ * Re-stream a tar, refusing ahead of the unpacker what it would refuse mid-stream (a ".." or an
+ * absolute name, a member written through a symlink or a non-directory, on disk or made earlier in
+ * this tar) and, with `noOverwriteDirNonDir`, a member replacing a directory by a non-directory or
+ * the reverse. (The unpacker stays the authority; failing here first ends the upload cleanly.)
+ */
+function guardMembers(src: AsyncIterable<Uint8Array>, dir: string, shown: string, noOverwriteDirNonDir: boolean): AsyncGenerator<Uint8Array> {
+  const made = new Map<string, boolean>(); // rel → is a directory, for members of this tar
+  const isDirNow = (rel: string): boolean | undefined => {
+    const m = made.get(rel);
+    if (m !== undefined) return m;
+    try {
+      return lstatSync(`${dir}/${rel}`).isDirectory();
+    } catch {
+      return undefined;
+    }
+  };
+  const where = (rel: string) => `${shown.replace(/\/$/, '')}/${rel}`;
   return mapTar(src, (h) => {
     const rel = cleanMemberPath(h.name);
     if (rel === '') return h;
-    let st: Stats | undefined;
-    try {
-      st = lstatSync(`${dir}/${rel}`);
-    } catch {
-      st = undefined;
+    for (const p of parentsOf(rel)) {
+      if (isDirNow(p) === false) throw invalidParameter(`tar member ${JSON.stringify(h.name)} would be written through the non-directory "${where(p)}": refusing to write outside the directory`);
     }
     const isDir = h.type === 'directory';
-    const where = `${shown.replace(/\/$/, '')}/${rel}`;
-    if (st?.isDirectory() && !isDir) throw invalidParameter(`cannot overwrite directory "${where}" with non-directory "${h.name}"`);
-    if (st && !st.isDirectory() && isDir) throw invalidParameter(`cannot overwrite non-directory "${where}" with directory "${h.name}"`);
+    if (noOverwriteDirNonDir) {
+      const now = isDirNow(rel);
+      if (now === true && !isDir) throw invalidParameter(`cannot overwrite directory "${where(rel)}" with non-directory "${h.name}"`);
+      if (now === false && isDir) throw invalidParameter(`cannot overwrite non-directory "${where(rel)}" with directory "${h.name}"`);
+    }
+    made.set(rel, isDir);
     return h;
   });
 }

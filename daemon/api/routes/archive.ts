@@ -20,6 +20,9 @@ export function archiveRoutes(d: Daemon): FastifyPluginAsync {
   const on = (v: string | undefined) => v === '1' || v === 'true';
 
   return async (app: FastifyInstance) => {
+    // The tar stays an unread stream on request.raw, whatever the type (docker cp sends text/plain).
+    app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser('text/plain', (_req, _payload, done) => done(null, undefined));
     app.head('/containers/:id/archive', { schema: { params: idParams } }, async (req, reply) => {
       const { id, path } = args(req);
       const stat = await archive.stat(id, path);
