@@ -31,7 +31,6 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { extract, type Header } from 'tar-stream';
 import { invalidParameter } from '../../errors.js';
@@ -84,12 +83,26 @@ export async function unpackLayer(src: AsyncIterable<Uint8Array>, dir: string, o
   const ex = extract();
   const hash = opts.hash === false ? undefined : createHash('sha256');
   let bytes = 0;
+  // Waits for room in the parser, or for its end: an unpack that failed destroys it, and a
+  // destroyed stream never drains (waiting for 'drain' alone hung the feed, and the unpack with it).
+  const room = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        ex.off('drain', done);
+        ex.off('close', done);
+        resolve();
+      };
+      ex.on('drain', done);
+      ex.on('close', done);
+    });
   const feeding = (async () => {
     for await (const chunk of src) {
+      if (ex.destroyed) return; // the unpack failed: stop reading the source
       hash?.update(chunk);
       bytes += chunk.length;
-      if (!ex.write(chunk)) await once(ex as unknown as NodeJS.EventEmitter, 'drain');
+      if (!ex.write(chunk)) await room();
     }
+    if (ex.destroyed) return;
     if (bytes === 0) throw invalidParameter('the layer archive is empty (want a tar)');
     ex.end(undefined);
   })().catch((e: unknown) => {

@@ -127,6 +127,22 @@ describe('unpackLayer', () => {
     ['a hardlink through a symlink', [{ name: 'esc', type: 'symlink', linkname: '../outside' }, { name: 'h', type: 'link', linkname: 'esc/secret' }]],
     ['a symlink then a hardlink into it', [{ name: 'esc', type: 'symlink', linkname: '/etc' }, { name: 'esc/passwd', type: 'link', linkname: 'x' }]],
   ];
+  it('a member refused early in a tar that arrives in many chunks ends the unpack (the feed stops; no hang)', async () => {
+    const tar = await makeTar([{ name: '../outside/x', content: 'pwned' }, { name: 'big', content: Buffer.alloc(8 << 20, 7) }]);
+    let fed = 0;
+    async function* chunks() {
+      for (let off = 0; off < tar.length; off += 16 << 10) {
+        fed++;
+        yield tar.subarray(off, off + (16 << 10));
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const err = await unpackLayer(chunks(), layer, { whiteouts: 'keep', chown: false, exec: noExec }).then(() => undefined, (e: unknown) => e);
+    expect(isBerthError(err, 'invalid_parameter')).toBe(true);
+    expect(fed).toBeLessThan(tar.length / (16 << 10)); // stopped reading
+    expect(readdirSync(outside)).toEqual(['secret']);
+  });
+
   it.each(escapes)('refuses %s and writes nothing outside', async (_what, entries) => {
     const tar = await makeTar(entries);
     let err: unknown;
