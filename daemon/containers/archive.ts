@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { extract, pack, type Header } from 'tar-stream';
 import type { Daemon } from '../daemon.js';
 import { forbidden, invalidParameter, notFound } from '../../drivers/errors.js';
-import { realExec } from '../../drivers/sys/exec.js';
+import { realExec, type Exec } from '../../drivers/sys/exec.js';
 import { cleanMemberPath, parentsOf } from '../../drivers/image/layer/paths.js';
 import { unpackLayer } from '../../drivers/image/layer/unpack.js';
 import { decompress, archiveError } from '../../drivers/image/layer/compression.js';
@@ -280,7 +280,7 @@ export function tarTree(top: string, rebase: string): Readable {
  * replace a directory with a non-directory or the reverse (what docker cp always asks).
  * `chown`: keep the members' uid/gid (copyUIDGID), else files belong to root. `shown` names `dir` in errors.
  */
-export async function extractTo(dir: string, body: AsyncIterable<Uint8Array>, opts: { noOverwriteDirNonDir: boolean; chown: boolean; shown: string; exec: ReturnType<typeof realExec> }): Promise<void> {
+export async function extractTo(dir: string, body: AsyncIterable<Uint8Array>, opts: { noOverwriteDirNonDir: boolean; chown: boolean; shown: string; exec: Exec }): Promise<void> {
   const { stream } = await decompress(body);
   const src = guardMembers(stream, dir, opts.shown, opts.noOverwriteDirNonDir);
   try {
