@@ -184,24 +184,25 @@ export function isConnected(c: ContainerRecord, primary: NetworkRecord | undefin
   return (primary?.id === n.id && !c.modeDisconnected) || !!c.endpoints[n.id] || settingsFor(c, n) !== undefined;
 }
 
-/** Connect a running container: one interface more in its netns (eth<first free>). */
-export async function connectRunning(d: Daemon, c: ContainerRecord, hostname: string, n: NetworkRecord, cfg: EndpointConfig, job: Job): Promise<Endpoint> {
-  if (!c.netns || c.netns.kind !== 'new') throw invalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
-  const used = new Set(endpointsOf(d, c).map((e) => e.endpoint.ifName));
-  let i = 0;
-  while (used.has(`eth${i}`)) i++;
-  const ep = await d.networks.run(
-    'allocate_interface',
-    n,
-    { container: { id: c.id, name: c.name }, endpointId: randomBytes(32).toString('hex'), request: { ...requestFor(c, hostname, n, cfg, i, false), netns: c.netns } },
-    job,
-  );
+/** A new endpoint of a running container on `n`, kept in its record (both undone if the job fails). */
+async function addEndpoint(d: Daemon, c: ContainerRecord, n: NetworkRecord, request: EndpointRequest, job: Job): Promise<Endpoint> {
+  const ep = await d.networks.run('allocate_interface', n, { container: { id: c.id, name: c.name }, endpointId: randomBytes(32).toString('hex'), request }, job);
   c.endpoints[n.id] = ep.id;
   await d.store.put('container', c);
   job.undo.push('forget the endpoint in the container record', async () => {
     delete c.endpoints[n.id];
     await d.store.put('container', c);
   });
+  return ep;
+}
+
+/** Connect a running container: one interface more in its netns (eth<first free>). */
+export async function connectRunning(d: Daemon, c: ContainerRecord, hostname: string, n: NetworkRecord, cfg: EndpointConfig, job: Job): Promise<Endpoint> {
+  if (!c.netns || c.netns.kind !== 'new') throw invalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
+  const used = new Set(endpointsOf(d, c).map((e) => e.endpoint.ifName));
+  let i = 0;
+  while (used.has(`eth${i}`)) i++;
+  const ep = await addEndpoint(d, c, n, { ...requestFor(c, hostname, n, cfg, i, false), netns: c.netns }, job);
   await regateway(d, c, job);
   return ep;
 }
@@ -241,19 +242,7 @@ async function handOverNetns(d: Daemon, c: ContainerRecord, ep: Endpoint, job: J
       if (now) await d.store.put('endpoint', { ...now, ownsNetns: false });
     });
   } else {
-    const none = d.networks.get('none');
-    const adopted = await d.networks.run(
-      'allocate_interface',
-      none,
-      { container: { id: c.id, name: c.name }, endpointId: randomBytes(32).toString('hex'), request: { netns: ep.netns, adoptNetns: true } },
-      job,
-    );
-    c.endpoints[none.id] = adopted.id;
-    await d.store.put('container', c);
-    job.undo.push('forget the adopting endpoint in the container record', async () => {
-      delete c.endpoints[none.id];
-      await d.store.put('container', c);
-    });
+    await addEndpoint(d, c, d.networks.get('none'), { netns: ep.netns, adoptNetns: true }, job);
   }
   await d.store.put('endpoint', { ...(d.store.get('endpoint', ep.id) ?? ep), ownsNetns: false });
   job.undo.push('the released endpoint owns the netns again', async () => {
