@@ -200,7 +200,7 @@ export function statPath(root: FsRoot, path: string): { stat: PathStat; resolved
 /** The tar name of a member: the top is `rebase`; a child at `rel` below it is rebase/rel
  *  (dockerd's rebase of "." or the base name; "/" gives "//rel", as dockerd's). */
 export function memberName(rebase: string, rel: string, dir: boolean): string {
-  const n = rel === '' ? rebase : `${rebase}/${rel}`;
+  const n = rebase === '' ? rel : rel === '' ? rebase : `${rebase}/${rel}`;
   return dir && !n.endsWith('/') ? n + '/' : n;
 }
 
@@ -246,7 +246,8 @@ export function tarTree(top: string, rebase: string): Readable {
     const st = lstatSync(host);
     const h: Headers = { name: '', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
     if (st.isDirectory()) {
-      await add({ ...h, name: memberName(rebase, rel, true), type: 'directory' });
+      // rebase '' (export): the members are the top's contents, named from it, without an entry of its own
+      if (rebase !== '' || rel !== '') await add({ ...h, name: memberName(rebase, rel, true), type: 'directory' });
       for (const child of readdirSync(host).sort()) await walk(`${host}/${child}`, rel === '' ? child : `${rel}/${child}`);
       return;
     }
@@ -421,6 +422,18 @@ export class ContainerArchive {
       this.#event(c, 'archive-path', path);
       await send(s.stat, tarTree(s.resolved.host, p.name));
     });
+  }
+
+  /** docker export: the container's root filesystem as a tar (its own files, not its mounts). */
+  async export(ref: string, send: (tar: Readable) => Promise<void>): Promise<void> {
+    await this.#d.containers.withFilesystem(
+      ref,
+      async (c, fs) => {
+        this.#event(c, 'export', '/');
+        await send(tarTree(fs.base, ''));
+      },
+      { rootfs: true },
+    );
   }
 
   /** PUT: extract the tar in `body` into the directory `path` of the container. */

@@ -767,9 +767,11 @@ export class ContainerService {
   /** For docker cp: `fn` gets the container's filesystem. A running container's as its process sees
    *  it (/proc/<pid>/root: its mounts, tmpfs included); any other's rootfs mounted for the call under
    *  the container's lock (a start waits for the copy) and unmounted after, also on failure. */
-  async withFilesystem<T>(ref: string, fn: (c: ContainerRecord, fs: { base: string; running: boolean }) => Promise<T>): Promise<T> {
+  async withFilesystem<T>(ref: string, fn: (c: ContainerRecord, fs: { base: string; running: boolean }) => Promise<T>, opts: { rootfs?: boolean } = {}): Promise<T> {
     const gone = (c: ContainerRecord) => conflict(`container ${c.id} is marked for removal and its files cannot be copied`);
-    const live = (c: ContainerRecord) => (c.state.status === 'running' && c.state.pid > 0 ? `/proc/${c.state.pid}/root` : undefined);
+    // opts.rootfs (docker export): a running container's own root filesystem, without its mounts
+    const live = (c: ContainerRecord) =>
+      c.state.status !== 'running' || !(c.state.pid > 0) ? undefined : opts.rootfs ? c.rootfs : `/proc/${c.state.pid}/root`;
     const c0 = this.get(ref);
     if (c0.state.status === 'removing') throw gone(c0);
     const base0 = live(c0);

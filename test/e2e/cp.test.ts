@@ -173,4 +173,30 @@ describe.skipIf(!isRoot)('docker cp end to end', () => {
     expect(missing.stderr).toContain('Could not find the file /nope in container dead');
     expect(await mounted()).toEqual([]);
   });
+
+  it('export: the root filesystem as a tar, of a stopped and of a running container (its files, not its mounts)', async () => {
+    const o = out('export');
+    const members = async (file: string) => (await run(['tar', '-tf', file])).stdout.split('\n').filter(Boolean);
+    const r = await d.cli(['export', '-o', join(o, 'dead.tar'), 'dead']);
+    expect(r.code, r.stderr).toBe(0);
+    const names = await members(join(o, 'dead.tar'));
+    expect(names).toEqual(expect.arrayContaining(['bin/', 'bin/busybox', 'data/', 'data/f', 'data/sub/g', 'data/etc-link', 'etc/']));
+    expect(names.filter((n) => n.startsWith('/') || n.startsWith('./'))).toEqual([]);
+    expect(await mounted()).toEqual([]); // unmounted after the export
+    const x = out('export-x');
+    expect((await run(['tar', '-xf', join(o, 'dead.tar'), '-C', x, 'data/f'])).code).toBe(0);
+    expect(readFileSync(join(x, 'data', 'f'), 'utf8')).toBe('one\n');
+    // a running one: its rootfs, not /proc or the tmpfs /dev it sees
+    expect((await d.cli(['export', '-o', join(o, 'live.tar'), 'live'])).code).toBe(0);
+    const live = await members(join(o, 'live.tar'));
+    expect(live).toContain('data/sub/g');
+    expect(live.filter((n) => /^(proc|sys)\/./.test(n))).toEqual([]);
+    const missing = await d.cli(['export', 'nope-no-such']);
+    expect(missing.code).toBe(1);
+    if (hasDocker) {
+      const k = await d.docker(['export', '-o', join(o, 'docker.tar'), 'dead']);
+      expect(k.code, k.stderr).toBe(0);
+      expect(await members(join(o, 'docker.tar'))).toContain('data/sub/g');
+    }
+  });
 });

@@ -1,5 +1,6 @@
 // /containers/{id}/archive (docker cp): HEAD stats a path, GET streams it as a tar, PUT extracts a
-// tar into a directory. The stat travels in X-Docker-Container-Path-Stat (base64 JSON), as dockerd's.
+// tar into a directory; /containers/{id}/export (docker export) streams the root filesystem. The
+// stat travels in X-Docker-Container-Path-Stat (base64 JSON), as dockerd's.
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Daemon } from '../../daemon.js';
@@ -41,6 +42,21 @@ export function archiveRoutes(d: Daemon): FastifyPluginAsync {
           // the headers are out: a broken tar is all the client can be told
           if (!res.destroyed) res.destroy();
           d.log.warn({ err, id, path }, 'archive stream failed');
+        }
+      });
+    });
+
+    app.get('/containers/:id/export', { schema: { params: idParams } }, async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      await archive.export(id, async (tar) => {
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'Content-Type': 'application/x-tar', ...dockerHeaders() });
+        try {
+          await pipeline(tar, res);
+        } catch (err) {
+          if (!res.destroyed) res.destroy();
+          d.log.warn({ err, id }, 'export stream failed');
         }
       });
     });

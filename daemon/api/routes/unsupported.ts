@@ -7,7 +7,6 @@ import { notImplemented } from '../../../drivers/errors.js';
 export const UNSUPPORTED: [HTTPMethods[], string, string][] = [
   [['POST'], '/containers/:id/pause', 'pausing containers (docker pause)'],
   [['POST'], '/containers/:id/unpause', 'pausing containers (docker unpause)'],
-  [['GET'], '/containers/:id/export', 'exporting containers (docker export)'],
   [['GET'], '/containers/:id/changes', 'listing filesystem changes (docker diff)'],
   [['POST'], '/containers/:id/update', 'changing the resources of a container (docker update)'],
   [['POST'], '/commit', 'committing containers to images (docker commit)'],

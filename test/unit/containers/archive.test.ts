@@ -146,6 +146,13 @@ describe('tar out, rebased as dockerd', () => {
     expect(dot.map((m) => m.name)).toEqual(['./', './f', './sub/', './sub/g']);
     expect(await members(tarTree(join(rootfs, 'x'), 'x'))).toEqual([{ name: 'x', type: 'symlink', linkname: '/etc', body: '' }]);
   });
+
+  it("rebase '' (export): the top's contents named from it, without an entry of its own", async () => {
+    expect(memberName('', 'etc', true)).toBe('etc/');
+    expect(memberName('', 'etc/hosts', false)).toBe('etc/hosts');
+    const all = await members(tarTree(join(rootfs, 'data'), ''));
+    expect(all.map((m) => m.name)).toEqual(['f', 'sub/', 'sub/g']);
+  });
 });
 
 describe('extract in', () => {
