@@ -53,6 +53,13 @@ export interface LayerTar {
   open(): import('node:stream').Readable;
 }
 
+/** A container's filesystem change, as dockerd lists it (`docker diff`): the path in the
+ *  container, 0 Modified, 1 Added, 2 Deleted. */
+export interface Change {
+  path: string;
+  kind: 0 | 1 | 2;
+}
+
 export interface ProcessSpec {
   /** argv; args[0] is looked up in the container's PATH by the runtime. Not empty. */
   args: string[];
@@ -151,6 +158,12 @@ export interface HandlerTypes {
   image_layer_tar: { in: { diffId: string }; out: LayerTar | undefined };
   image_mount: { in: { containerId: string; layers: string[] }; out: { rootfs: string } };
   image_unmount: { in: { containerId: string; remove: boolean }; out: void };
+  /** The container's filesystem changes against its image's `layers` (bottom first), sorted by
+   *  path; [] when the container has no rootfs (yet). Works mounted or not. */
+  image_changes: { in: { containerId: string; layers: string[] }; out: Change[] };
+  /** The changes as a layer tar (AUFS whiteouts: `.wh.name`, `.wh..wh..opq`), for docker commit:
+   *  the caller stores it as an imported layer (blob, then image_unpack). */
+  image_diff_tar: { in: { containerId: string; layers: string[] }; out: import('node:stream').Readable };
   /** Unmount and remove every container rootfs whose id is not in `keep` (orphans of a crash). */
   image_prune: { in: { keep: string[] }; out: { removed: string[] } };
   // exec
@@ -190,7 +203,7 @@ export const networkHandlers = [
   'link',
   'unlink',
 ] as const satisfies readonly HandlerName[];
-export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_layer_tar', 'image_mount', 'image_unmount', 'image_prune'] as const satisfies readonly HandlerName[];
+export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_layer_tar', 'image_mount', 'image_unmount', 'image_prune', 'image_changes', 'image_diff_tar'] as const satisfies readonly HandlerName[];
 export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_stop', 'exec_delete'] as const satisfies readonly HandlerName[];
 
 export type NetworkHandlerName = (typeof networkHandlers)[number];

@@ -15,6 +15,7 @@ import { statsRoutes } from './routes/stats.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { unsupportedRoutes } from './routes/unsupported.js';
 import { archiveRoutes } from './routes/archive.js';
+import { commitRoutes } from './routes/commit.js';
 import { isUpgraded, upgradeBodyStream } from './upgrade-body.js';
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
@@ -106,6 +107,7 @@ export async function buildApp(daemon: Daemon, _opts: AppOptions = {}): Promise<
   await app.register(statsRoutes(daemon));
   await app.register(volumeRoutes());
   await app.register(archiveRoutes(daemon));
+  await app.register(commitRoutes(daemon));
   await app.register(unsupportedRoutes());
   return app;
 }

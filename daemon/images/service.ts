@@ -562,6 +562,14 @@ export class ImageService {
     };
   }
 
+  /** Record an image whose blobs are already stored (docker commit: daemon/images/commit.ts),
+   *  tagged `tags` (taken from other images, as tag does). */
+  async addImage(rec: ImageRecord, tags: string[]): Promise<ImageRecord> {
+    const saved = await this.#commit(rec, tags);
+    for (const t of tags) this.#event('tag', saved.id, t);
+    return saved;
+  }
+
   // ---- tag / remove / prune ---------------------------------------------------------------------
 
   /** docker tag: `repo` may carry the tag ("x:1"); `tag` overrides it. */

@@ -7,9 +7,7 @@ import { notImplemented } from '../../../drivers/errors.js';
 export const UNSUPPORTED: [HTTPMethods[], string, string][] = [
   [['POST'], '/containers/:id/pause', 'pausing containers (docker pause)'],
   [['POST'], '/containers/:id/unpause', 'pausing containers (docker unpause)'],
-  [['GET'], '/containers/:id/changes', 'listing filesystem changes (docker diff)'],
   [['POST'], '/containers/:id/update', 'changing the resources of a container (docker update)'],
-  [['POST'], '/commit', 'committing containers to images (docker commit)'],
   [['POST'], '/build', 'building images (docker build)'],
   [['POST'], '/build/prune', 'a build cache (docker builder prune)'],
   [['GET'], '/system/df', 'disk usage reports (docker system df)'],

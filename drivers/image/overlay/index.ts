@@ -3,11 +3,13 @@
 // and work dir of its own, under <data-root>/image/overlay/containers/<id>/{upper,work,merged}.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { DriverFactory, ImageDriver } from '../../driver.js';
 import { safeId } from '../../names.js';
 import { realMounts } from '../../sys/mount.js';
 import { LayerStore } from '../layer/store.js';
 import { overlayOptions } from './options.js';
+import { changesTar, overlayChanges, readOpaque, realFs, upperDirsBelow } from '../layer/changes.js';
 
 const overlay: DriverFactory = (ctx): ImageDriver => {
   const root = join(ctx.config.dataRoot, 'image', 'overlay');
@@ -22,6 +24,16 @@ const overlay: DriverFactory = (ctx): ImageDriver => {
   const containerDir = (id: string) => join(root, 'containers', safeId(id));
   const exists = (p: string) => stat(p).then(() => true, () => false);
   const isMounted = async (p: string) => (await mounts.list(p)).includes(p);
+  /** The upper dir's changes (docker diff) and its opaque dirs; undefined without an upper dir. */
+  const changes = async (containerId: string, diffIds: string[]) => {
+    const cdir = containerDir(containerId);
+    const upper = join(cdir, 'upper');
+    const lowers = [...diffIds].reverse().map((d) => layers.diffDir(d));
+    if (!(await exists(upper))) return undefined;
+    const tmp = join(cdir, `.opaque-${randomBytes(4).toString('hex')}.tar`);
+    const opaque = await readOpaque(ctx.sys.exec, upper, upperDirsBelow(realFs, upper, lowers), tmp);
+    return { upper, opaque, list: overlayChanges(realFs, upper, lowers, opaque) };
+  };
 
   return {
     kind: 'image',
@@ -56,6 +68,13 @@ const overlay: DriverFactory = (ctx): ImageDriver => {
         const merged = join(cdir, 'merged');
         if (await isMounted(merged)) await mounts.unmount(merged);
         if (remove) await rm(cdir, { recursive: true, force: true });
+      },
+      async image_changes({ containerId, layers: diffIds }) {
+        return (await changes(containerId, diffIds))?.list ?? [];
+      },
+      async image_diff_tar({ containerId, layers: diffIds }) {
+        const c = await changes(containerId, diffIds);
+        return changesTar(c?.list ?? [], c?.upper ?? '/nonexistent', c?.opaque);
       },
       async image_prune({ keep }) {
         const removed: string[] = [];

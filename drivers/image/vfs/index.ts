@@ -8,6 +8,7 @@ import type { DriverFactory, ImageDriver } from '../../driver.js';
 import { safeId } from '../../names.js';
 import { LayerStore } from '../layer/store.js';
 import { applyLayer } from '../layer/merge.js';
+import { changesTar, realFs, vfsChanges } from '../layer/changes.js';
 
 const vfs: DriverFactory = (ctx): ImageDriver => {
   const root = join(ctx.config.dataRoot, 'image', 'vfs');
@@ -20,6 +21,12 @@ const vfs: DriverFactory = (ctx): ImageDriver => {
   });
   const containerDir = (id: string) => join(root, 'containers', safeId(id));
   const exists = (p: string) => stat(p).then(() => true, () => false);
+  /** The rootfs copy against the layers applied (docker diff); [] before the copy is made. */
+  const changes = async (containerId: string, diffIds: string[]) => {
+    const rootfs = join(containerDir(containerId), 'rootfs');
+    const dirs = diffIds.map((d) => layers.diffDir(d));
+    return { rootfs, list: (await exists(rootfs)) ? vfsChanges(realFs, rootfs, dirs) : [] };
+  };
 
   return {
     kind: 'image',
@@ -51,6 +58,13 @@ const vfs: DriverFactory = (ctx): ImageDriver => {
       },
       async image_unmount({ containerId, remove }) {
         if (remove) await rm(containerDir(containerId), { recursive: true, force: true });
+      },
+      async image_changes({ containerId, layers: diffIds }) {
+        return (await changes(containerId, diffIds)).list;
+      },
+      async image_diff_tar({ containerId, layers: diffIds }) {
+        const c = await changes(containerId, diffIds);
+        return changesTar(c.list, c.rootfs);
       },
       async image_prune({ keep }) {
         const removed: string[] = [];
