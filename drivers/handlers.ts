@@ -98,6 +98,13 @@ export type UserMount =
     }
   | { type: 'tmpfs'; destination: string; options: string[] };
 
+/** A container's cgroup limits, in the OCI runtime spec's terms (bytes, microseconds). */
+export interface ContainerResources {
+  memory?: { limit?: number; swap?: number; reservation?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+}
+
 export interface ContainerSpec {
   container: ContainerRef;
   hostname: string;
@@ -111,6 +118,9 @@ export interface ContainerSpec {
    *  (parents first) and lets one replace its own mount of the same destination. */
   mounts?: UserMount[];
   stopSignal: string;
+  /** cgroup limits (-m, --cpus, --pids-limit …), checked by the daemon (daemon/containers/resources.ts);
+   *  absent: none. The OCI runtime spec's linux.resources fields of the same names. */
+  resources?: ContainerResources;
   /** Where the runtime's per-container files go (bundle, pid file, exit file, attach socket). */
   bundleDir: string;
   logPath: string;
@@ -128,6 +138,8 @@ export interface ExecState {
   exitCode?: number;
   /** Set when stopped: RFC 3339 UTC. */
   finishedAt?: string;
+  /** Set (true) when stopped and the kernel's OOM killer struck in the container's memory cgroup. */
+  oomKilled?: boolean;
 }
 
 export interface HandlerTypes {

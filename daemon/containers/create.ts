@@ -3,6 +3,8 @@
 import { invalidParameter, notFound, conflict } from '../../drivers/errors.js';
 import { portBindingRequests } from '../../drivers/network/ports/spec.js';
 import { normalizeMountWire, parseMounts } from './mounts.js';
+import { availableParallelism } from 'node:os';
+import { RESOURCE_KEYS, hostCpus, validateResources, type HostCpus } from './resources.js';
 import type { ContainerConfig, ContainerRecord, EndpointSettingsWire, HostConfig, RestartPolicy } from './types.js';
 
 export interface CreateBody extends Partial<Omit<ContainerConfig, 'Labels'>> {
@@ -36,6 +38,8 @@ export interface CreateLookups {
   network(ref: string): { id: string; name: string; driver: string } | undefined;
   /** Whether a host path exists (following symlinks): a `--mount` bind source must. */
   pathExists(path: string): boolean;
+  /** The host's CPUs and memory nodes, for --cpus and --cpuset-* (absent: every CPU node reports). */
+  hostCpus?(): HostCpus;
   randomName(): string;
   newId(): string;
   now(): string;
@@ -47,7 +51,7 @@ const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const SUPPORTED_HOST = new Set([
   'NetworkMode', 'PortBindings', 'PublishAllPorts', 'Links', 'RestartPolicy', 'AutoRemove',
   'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'ConsoleSize', 'LogConfig', 'Runtime',
-  'Binds', 'Mounts', 'Tmpfs',
+  'Binds', 'Mounts', 'Tmpfs', ...RESOURCE_KEYS,
 ]);
 
 function isZero(v: unknown): boolean {
@@ -98,6 +102,8 @@ export function buildContainer(nameParam: string | undefined, body: CreateBody, 
   if (!isUnset(hc.LogConfig?.Config)) throw invalidParameter(`berth does not support log options (--log-opt ${Object.keys(hc.LogConfig?.Config ?? {}).join(', ')})`);
   // -v, --mount, --tmpfs: every one checked now (a --mount bind source must exist already)
   const mounts = parseMounts(hc, (p) => look.pathExists(p));
+  // -m, --memory-swap, --cpus, --cpuset-cpus, --pids-limit …: dockerd's checks and defaults
+  const resources = validateResources(hc, look.hostCpus?.() ?? hostCpus(availableParallelism(), undefined, undefined));
 
   // name
   let name: string;
@@ -206,6 +212,7 @@ export function buildContainer(nameParam: string | undefined, body: CreateBody, 
     ...(hc.Binds?.length ? { Binds: [...hc.Binds] } : {}),
     ...(hc.Mounts?.length ? { Mounts: hc.Mounts.map(normalizeMountWire) } : {}),
     ...(hc.Tmpfs && Object.keys(hc.Tmpfs).length ? { Tmpfs: { ...hc.Tmpfs } } : {}),
+    ...resources,
   };
   return {
     id,

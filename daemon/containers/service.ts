@@ -2,9 +2,9 @@
 // network and exec drivers' handlers as engine jobs with one undo stack each. The record is
 // written before the kernel is touched; a container's network and rootfs exist only while it runs.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname as osHostname } from 'node:os';
+import { availableParallelism, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Daemon } from '../daemon.js';
 import type { AttachOptions, AttachSession, ExecDriver, LogEntry, LogOptions } from '../../drivers/driver.js';
@@ -14,6 +14,7 @@ import type { Endpoint, NetworkRecord } from '../../drivers/types.js';
 import { CONTAINER_MODE_NETWORK } from '../networks/service.js';
 import { attachAll, checkConnect, connectRunning, disconnectRunning, isConnected, settingsFor, type EndpointConfig } from '../networks/attach.js';
 import { buildContainer, networkModeOf, type CreateBody } from './create.js';
+import { containerResources, hostCpus, type HostCpus } from './resources.js';
 import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { linkEnv } from './links.js';
 import { randomName } from './names.js';
@@ -57,6 +58,27 @@ export class ContainerService {
 
   #exec(): ExecDriver {
     return this.#d.engine.driver('exec', this.#d.execDriver) as ExecDriver;
+  }
+
+  /** The host's CPUs and memory nodes (--cpus, --cpuset-*), read once: the root cpuset (cgroup v1,
+   *  else v2's effective lists), else every CPU node reports. */
+  #cpus?: HostCpus;
+  #hostCpus(): HostCpus {
+    const read = (...paths: string[]) => {
+      for (const p of paths) {
+        try {
+          return readFileSync(p, 'utf8');
+        } catch {
+          /* next */
+        }
+      }
+      return undefined;
+    };
+    return (this.#cpus ??= hostCpus(
+      availableParallelism(),
+      read('/sys/fs/cgroup/cpuset/cpuset.cpus', '/sys/fs/cgroup/cpuset.cpus.effective'),
+      read('/sys/fs/cgroup/cpuset/cpuset.mems', '/sys/fs/cgroup/cpuset.mems.effective'),
+    ));
   }
 
   // ---- lookups ---------------------------------------------------------------------------
@@ -119,6 +141,7 @@ export class ContainerService {
       },
       network: (ref) => d.networks.find(ref),
       pathExists: (p) => existsSync(p),
+      hostCpus: () => this.#hostCpus(),
       randomName,
       newId: () => randomBytes(32).toString('hex'),
       now: () => new Date().toISOString(),
@@ -207,6 +230,10 @@ export class ContainerService {
               files,
               mounts: specMounts(c.mounts ?? []), // -v, --mount, --tmpfs (daemon/containers/mounts.ts)
               stopSignal: c.config.StopSignal ?? 'SIGTERM',
+              ...(() => {
+                const resources = containerResources(c.hostConfig); // -m, --cpus, --pids-limit … (resources.ts)
+                return resources ? { resources } : {};
+              })(),
               bundleDir,
               logPath: this.logPath(c.id),
             },
@@ -364,9 +391,17 @@ export class ContainerService {
     const c0 = this.find(id);
     if (!c0) return;
     let removing = false;
+    let oomKilled = false;
     await this.#locked(id, async () => {
       const c = this.find(id);
       if (!c || c.state.status !== 'running') return;
+      // OOMKilled: asked of the exec driver now, while the container's memory cgroup (where the
+      // kernel counts OOM kills) still exists; exec_delete (teardown) removes it.
+      const st = await this.#d.engine
+        .run('exec_state', this.#d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) })
+        .catch(() => undefined);
+      oomKilled = st?.oomKilled === true;
+      c.state = { ...c.state, oomKilled };
       if (c.hostConfig.AutoRemove) {
         // --rm: free what a next container may want at once (host ports), record the removal, and
         // finish it off the user's path. A crash from here on finishes it at the next start.
@@ -381,6 +416,7 @@ export class ContainerService {
     });
     const c = this.find(id);
     if (!c) return;
+    if (oomKilled) this.#d.events.publish('container', 'oom', c.id, this.#attrs(c)); // as dockerd, before die
     this.#d.events.publish('container', 'die', c.id, { ...this.#attrs(c), exitCode: String(exitCode) });
     if (removing) {
       const done = this.#finishRemoval(c);

@@ -1,6 +1,7 @@
 // Container records (what the store keeps) and the Docker wire shapes the API accepts for create.
 import type { NetnsRef } from '../../drivers/types.js';
 import type { MountPoint, MountWire } from './mounts.js';
+import type { ResourceConfig } from './resources.js';
 
 /** Docker's container Config, the part berth uses (create body and inspect's .Config). */
 export interface ContainerConfig {
@@ -35,8 +36,9 @@ export interface PortBindingWire {
   HostPort?: string;
 }
 
-/** Docker's HostConfig, the part berth implements. Anything else non-zero is refused at create. */
-export interface HostConfig {
+/** Docker's HostConfig, the part berth implements. Anything else non-zero is refused at create.
+ *  The resource limits (daemon/containers/resources.ts) are absent in records made before them. */
+export interface HostConfig extends Partial<ResourceConfig> {
   NetworkMode: string;
   PortBindings: Record<string, PortBindingWire[] | null> | null;
   PublishAllPorts: boolean;

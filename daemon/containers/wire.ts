@@ -4,6 +4,7 @@ import type { Endpoint, NetworkRecord } from '../../drivers/types.js';
 import { networkModeOf } from './create.js';
 import type { ContainerRecord } from './types.js';
 import { mountsWire } from './mounts.js';
+import { ZERO_RESOURCES } from './resources.js';
 
 export interface WireContext {
   endpoint(id: string): Endpoint | undefined;
@@ -173,7 +174,7 @@ export function inspect(c: ContainerRecord, ctx: WireContext): Record<string, un
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: execIds.length ? execIds : null,
-    HostConfig: { ...c.hostConfig, Binds: c.hostConfig.Binds ?? null, Privileged: false, PidMode: '', IpcMode: 'private', ShmSize: 67108864 },
+    HostConfig: { ...ZERO_RESOURCES, ...c.hostConfig, Binds: c.hostConfig.Binds ?? null, Privileged: false, PidMode: '', IpcMode: 'private', ShmSize: 67108864 },
     GraphDriver: { Name: ctx.storageDriver, Data: c.rootfs ? { MergedDir: c.rootfs } : null },
     Mounts: mountsWire(c.mounts ?? []),
     Config: c.config,

@@ -11,7 +11,7 @@ import type { ContainerSpec, ExecState, HandlerIn, Job, ProcessSpec } from '../.
 import { conflict, invalidParameter, isBerthError, notFound, systemError, wrap } from '../../errors.js';
 import { safeId } from '../../names.js';
 import type { Log } from '../../log.js';
-import { buildConfig, nofileFor, parseNofileHard, validateProcess, validateSpec } from './spec.js';
+import { buildConfig, cgroupsPath, nofileFor, parseNofileHard, parseOomKill, validateProcess, validateSpec } from './spec.js';
 import { needsLookup, resolveUser } from './user.js';
 import { BUNDLE_FILES, conmonArgv, parseSync, runtimeError } from './conmon.js';
 import { realExecHost, type ExecHost } from './host.js';
@@ -131,6 +131,17 @@ class RuncDriver {
     return cpid !== undefined && (await this.#host.procState(cpid)) === 'running';
   }
 
+  /** OOMKilled: the kernel's count of OOM kills in the container's memory cgroup (v1
+   *  memory.oom_control, v2 memory.events), which stays readable until exec_delete removes the
+   *  cgroup. Only this driver's flat cgroup layout (spec.ts cgroupsPath) is looked at. */
+  async #oomKilled(id: string): Promise<boolean> {
+    const cg = cgroupsPath(this.#ctx.names.prefix, id);
+    const v1 = await this.#host.readText(join('/sys/fs/cgroup/memory', cg, 'memory.oom_control'));
+    if (v1 !== undefined) return parseOomKill(v1) > 0;
+    const v2 = await this.#host.readText(join('/sys/fs/cgroup', cg, 'memory.events'));
+    return v2 !== undefined && parseOomKill(v2) > 0;
+  }
+
   async #pid(path: string): Promise<number | undefined> {
     const t = await this.#host.readText(path);
     const n = t === undefined ? NaN : Number.parseInt(t.trim(), 10);
@@ -245,7 +256,7 @@ class RuncDriver {
 
   async state(id: string, bundleDir: string): Promise<ExecState> {
     const ex = await this.#exits.read(id);
-    if (ex) return { status: 'stopped', pid: 0, ...ex };
+    if (ex) return { status: 'stopped', pid: 0, ...ex, ...((await this.#oomKilled(id)) ? { oomKilled: true } : {}) };
     const meta = await this.#meta(id);
     const dir = bundleDir || meta?.bundleDir;
     if (!dir) return { status: 'unknown', pid: 0 };
@@ -259,7 +270,7 @@ class RuncDriver {
     // the process is gone: conmon writes the exit file in a moment, unless conmon died too
     await this.#exits.wait(id, dir, 2_000);
     const ex2 = await this.#exits.read(id);
-    if (ex2) return { status: 'stopped', pid: 0, ...ex2 };
+    if (ex2) return { status: 'stopped', pid: 0, ...ex2, ...((await this.#oomKilled(id)) ? { oomKilled: true } : {}) };
     return { status: 'stopped', pid: 0, exitCode: 255, finishedAt: new Date().toISOString() };
   }
 

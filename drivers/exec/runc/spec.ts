@@ -2,7 +2,7 @@
 // capability set, mounts, masked and read-only paths, device rules). PURE: the user is resolved by
 // the caller (user.ts), and nothing here reads or writes a file.
 import { posix } from 'node:path';
-import type { ContainerSpec, ProcessSpec, UserMount } from '../../handlers.js';
+import type { ContainerResources, ContainerSpec, ProcessSpec, UserMount } from '../../handlers.js';
 import { invalidParameter } from '../../errors.js';
 import { safeId } from '../../names.js';
 import type { ResolvedUser } from './user.js';
@@ -100,7 +100,7 @@ export interface OciConfig {
     rootfsPropagation?: string;
     sysctl?: Record<string, string>;
     cgroupsPath: string;
-    resources: { devices: OciDeviceRule[] };
+    resources: { devices: OciDeviceRule[] } & ContainerResources;
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -130,6 +130,12 @@ export const DEVICE_RULES: OciDeviceRule[] = [
   c(5, 2), // ptmx
   c(10, 200), // tun
 ];
+
+/** The `oom_kill N` count of a cgroup v1 memory.oom_control or v2 memory.events text (0 if absent). */
+export function parseOomKill(text: string): number {
+  const m = /^oom_kill (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
 
 /** The cgroup of a container: flat under each hierarchy's root, named with berth's prefix, so a
  *  deleted container leaves no directory behind (not even a parent). */
@@ -162,6 +168,34 @@ export function validateSpec(spec: ContainerSpec): void {
   signalNumber(spec.stopSignal);
   validateProcess(spec.process);
   validateMounts(spec.mounts ?? []);
+  if (spec.resources) validateResources(spec.resources);
+}
+
+const CPU_LIST_RE = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/** cgroup limits: whole numbers in range, cpusets as lists (the daemon checked them against the host). */
+export function validateResources(r: ContainerResources): void {
+  const whole = (what: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > max)) throw invalidParameter(`invalid ${what} ${v}`);
+  };
+  whole('memory limit', r.memory?.limit, 1);
+  whole('memory+swap limit', r.memory?.swap, -1);
+  whole('memory reservation', r.memory?.reservation, 1);
+  whole('cpu shares', r.cpu?.shares, 0, 262144);
+  whole('cpu quota', r.cpu?.quota, -1);
+  whole('cpu period', r.cpu?.period, 1000, 1000000);
+  if (r.pids) whole('pids limit', r.pids.limit, 1);
+  for (const [what, v] of [['cpuset cpus', r.cpu?.cpus], ['cpuset mems', r.cpu?.mems]] as const)
+    if (v !== undefined && !CPU_LIST_RE.test(v)) throw invalidParameter(`invalid ${what} "${v}"`);
+}
+
+/** linux.resources: Docker's device rules, then the limits (only those set). */
+export function ociResources(r: ContainerResources | undefined): OciConfig['linux']['resources'] {
+  const out: OciConfig['linux']['resources'] = { devices: DEVICE_RULES.map((d) => ({ ...d })) };
+  if (r?.memory) out.memory = { ...r.memory };
+  if (r?.cpu) out.cpu = { ...r.cpu };
+  if (r?.pids) out.pids = { ...r.pids };
+  return out;
 }
 
 const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
@@ -295,7 +329,7 @@ export function buildConfig(spec: ContainerSpec, user: ResolvedUser, opts: Build
         ? { sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' } }
         : {}),
       cgroupsPath: cgroupsPath(opts.prefix, spec.container.id),
-      resources: { devices: DEVICE_RULES.map((r) => ({ ...r })) },
+      resources: ociResources(spec.resources),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },
