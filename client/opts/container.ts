@@ -7,6 +7,7 @@ import { parseExposeSpecs, parsePublishSpecs } from '../../drivers/network/ports
 import { UsageError } from '../command.js';
 import { parseFlags, type FlagSpec } from '../flags.js';
 import { kvToMap, parseKeyValueFile, resolveEnv, validateLabel, type Lookup } from './kv.js';
+import { parseResourceFlags, resourceFlags, type ResourceFields } from './resources.js';
 import { absoluteMountSource, parseMountFlag, parseVolumeSpec, tmpfsFlags, volumeFlags, type MountFlag } from './mounts.js';
 
 export const containerFlags = {
@@ -48,6 +49,8 @@ export const containerFlags = {
   volume: { type: 'list', short: 'v' },
   mount: { type: 'list' },
   tmpfs: { type: 'list' },
+  // resource limits (client/opts/resources.ts)
+  ...resourceFlags,
 } as const satisfies FlagSpec;
 
 export const runOnlyFlags = {
@@ -73,32 +76,21 @@ const unsupported = {
   pid: { type: 'string' },
   ipc: { type: 'string' },
   uts: { type: 'string' },
-  memory: { type: 'string', short: 'm' },
-  'memory-swap': { type: 'string' },
-  'memory-reservation': { type: 'string' },
   'memory-swappiness': { type: 'string' },
   'kernel-memory': { type: 'string' },
-  cpus: { type: 'string' },
-  'cpu-shares': { type: 'string', short: 'c' },
-  'cpu-period': { type: 'string' },
-  'cpu-quota': { type: 'string' },
   'cpu-rt-period': { type: 'string' },
   'cpu-rt-runtime': { type: 'string' },
-  'cpuset-cpus': { type: 'string' },
-  'cpuset-mems': { type: 'string' },
   'blkio-weight': { type: 'string' },
   'blkio-weight-device': { type: 'list' },
   'device-read-bps': { type: 'list' },
   'device-write-bps': { type: 'list' },
   'device-read-iops': { type: 'list' },
   'device-write-iops': { type: 'list' },
-  'pids-limit': { type: 'string' },
   ulimit: { type: 'list' },
   sysctl: { type: 'list' },
   'shm-size': { type: 'string' },
   'read-only': { type: 'bool' },
   'group-add': { type: 'list' },
-  'oom-kill-disable': { type: 'bool' },
   'oom-score-adj': { type: 'string' },
   'log-driver': { type: 'string' },
   'log-opt': { type: 'list' },
@@ -172,6 +164,8 @@ export interface ContainerArgs {
   links: string[];
   /** NetworkingConfig.EndpointsConfig, from --network, --ip, --network-alias, --link, --mac-address. */
   endpoints: Record<string, EndpointSettings>;
+  /** -m, --cpus, --pids-limit …: the HostConfig fields as docker sends them. */
+  resources: ResourceFields;
   /** -v values as given (checked; sorted into Binds and Volumes by buildCreateBody). */
   volumes: string[];
   /** --mount, parsed (a relative `.` source is made absolute by buildCreateBody). */
@@ -403,6 +397,7 @@ export function parseContainerArgs(argv: string[], mode: 'run' | 'create'): Cont
     volumes,
     mounts,
     tmpfs: tmpfsFlags(list('tmpfs')),
+    resources: parseResourceFlags(f),
   };
   return { ...a, endpoints: endpointsConfig(a) };
 }
@@ -569,9 +564,9 @@ export function buildCreateBody(a: ContainerArgs, ctx: BuildContext): CreateRequ
     UsernsMode: '',
     ShmSize: 0,
     Isolation: '',
-    CpuShares: 0,
-    Memory: 0,
-    NanoCpus: 0,
+    CpuShares: a.resources.CpuShares,
+    Memory: a.resources.Memory,
+    NanoCpus: a.resources.NanoCpus,
     CgroupParent: '',
     BlkioWeight: 0,
     BlkioWeightDevice: [],
@@ -579,20 +574,20 @@ export function buildCreateBody(a: ContainerArgs, ctx: BuildContext): CreateRequ
     BlkioDeviceWriteBps: [],
     BlkioDeviceReadIOps: [],
     BlkioDeviceWriteIOps: [],
-    CpuPeriod: 0,
-    CpuQuota: 0,
+    CpuPeriod: a.resources.CpuPeriod,
+    CpuQuota: a.resources.CpuQuota,
     CpuRealtimePeriod: 0,
     CpuRealtimeRuntime: 0,
-    CpusetCpus: '',
-    CpusetMems: '',
+    CpusetCpus: a.resources.CpusetCpus,
+    CpusetMems: a.resources.CpusetMems,
     Devices: [],
     DeviceCgroupRules: null,
     DeviceRequests: null,
-    MemoryReservation: 0,
-    MemorySwap: 0,
+    MemoryReservation: a.resources.MemoryReservation,
+    MemorySwap: a.resources.MemorySwap,
     MemorySwappiness: -1,
-    OomKillDisable: false,
-    PidsLimit: 0,
+    OomKillDisable: a.resources.OomKillDisable,
+    PidsLimit: a.resources.PidsLimit,
     Ulimits: [],
     CpuCount: 0,
     CpuPercent: 0,

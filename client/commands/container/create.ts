@@ -9,6 +9,12 @@ import { createContainer } from './shared.js';
 export const CONTAINER_OPTIONS = `
   -a, --attach list                  Attach to STDIN, STDOUT or STDERR
       --add-host list                Add a custom host-to-IP mapping (host:ip)
+  -c, --cpu-shares int               CPU shares (relative weight)
+      --cpu-period int               Limit CPU CFS (Completely Fair Scheduler) period
+      --cpu-quota int                Limit CPU CFS (Completely Fair Scheduler) quota
+      --cpus decimal                 Number of CPUs
+      --cpuset-cpus string           CPUs in which to allow execution (0-3, 0,1)
+      --cpuset-mems string           MEMs in which to allow execution (0-3, 0,1)
       --dns list                     Set custom DNS servers
       --dns-option list              Set DNS options
       --dns-search list              Set custom DNS search domains
@@ -26,12 +32,17 @@ export const CONTAINER_OPTIONS = `
       --label-file list              Read in a line delimited file of labels
       --link list                    Add link to another container
       --mac-address string           Container MAC address (e.g., 92:d0:c6:0a:29:33)
+  -m, --memory bytes                 Memory limit
+      --memory-reservation bytes     Memory soft limit
+      --memory-swap bytes            Swap limit equal to memory plus swap: '-1' to enable unlimited swap
       --mount mount                  Attach a filesystem mount to the container (bind or tmpfs)
       --name string                  Assign a name to the container
       --network list                 Connect a container to a network (--net)
       --network-alias list           Add network-scoped alias for the container
+      --oom-kill-disable             Disable OOM Killer
   -p, --publish list                 Publish a container's port(s) to the host
   -P, --publish-all                  Publish all exposed ports to random ports
+      --pids-limit int               Tune container pids limit (set -1 for unlimited)
       --pull string                  Pull image before running ("always", "missing", "never") (default "missing")
   -q, --quiet                        Suppress the pull output
       --restart string               Restart policy to apply when a container exits (default "no")
@@ -45,7 +56,7 @@ export const CONTAINER_OPTIONS = `
   -w, --workdir string               Working directory inside the container
 
 Not supported (refused): named and anonymous volumes, --volumes-from, --privileged, --cap-add,
-resource limits and other host-level options.`;
+--device, --memory-swappiness, blkio and realtime limits, and other host-level options.`;
 
 /** The create request from parsed flags: the client's environment and files read here. */
 export function createRequest(a: ContainerArgs, io: Io): CreateRequest {

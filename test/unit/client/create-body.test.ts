@@ -49,6 +49,21 @@ describe('run/create body = what docker 28.2.2 sends', () => {
   });
 });
 
+// Recorded the same way (docker 28.2.2 CLI → a recording fake daemon): fixtures/docker-28-resource-bodies.jsonl.
+const resourceFixtures = readFileSync(join(FIX, 'docker-28-resource-bodies.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l) as { line: string; body: Record<string, unknown> });
+
+describe('resource flags (-m, --memory-swap, --cpus, -c, --cpuset-*, --pids-limit, --oom-kill-disable): the body docker 28 sends', () => {
+  for (const f of resourceFixtures) {
+    it(f.line, () => {
+      // byte for byte, key order included
+      expect(JSON.stringify(request(f.line).body)).toBe(JSON.stringify(f.body));
+    });
+  }
+});
+
 describe('run/create flags refused before any request', () => {
   const bad: [string, string][] = [
     ['-p 70000:80', 'invalid hostPort: 70000'],
@@ -78,7 +93,17 @@ describe('run/create flags refused before any request', () => {
     ['-v /a::/b', 'invalid spec: /a::/b: empty section between colons'],
     ['--mount type=bind,src=/a', 'invalid argument "type=bind,src=/a" for "--mount" flag: target is required'],
     ['--volumes-from other', '--volumes-from is not supported'],
-    ['-m 1g', '--memory is not supported'],
+    ['--device /dev/fuse', '--device is not supported'],
+    ['-m 64q', `invalid argument "64q" for "-m, --memory" flag: invalid suffix: 'q'`],
+    ['-m x', `invalid argument "x" for "-m, --memory" flag: invalid size: 'x'`],
+    ['-m -5', `invalid argument "-5" for "-m, --memory" flag: invalid size: '-5'`],
+    ['--memory-swap x', `invalid argument "x" for "--memory-swap" flag: invalid size: 'x'`],
+    ['--cpus x', 'invalid argument "x" for "--cpus" flag: failed to parse x as a rational number'],
+    ['--cpus 0.0000000001', 'invalid argument "0.0000000001" for "--cpus" flag: value is too precise'],
+    ['-c x', 'invalid argument "x" for "-c, --cpu-shares" flag: strconv.ParseInt: parsing "x": invalid syntax'],
+    ['--pids-limit x', 'invalid argument "x" for "--pids-limit" flag: strconv.ParseInt: parsing "x": invalid syntax'],
+    ['--cpu-period x', 'invalid argument "x" for "--cpu-period" flag: strconv.ParseInt: parsing "x": invalid syntax'],
+    ['--memory-swappiness 10', '--memory-swappiness is not supported'],
     ['--cap-add NET_ADMIN', '--cap-add is not supported'],
   ];
   for (const [flags, msg] of bad) {
