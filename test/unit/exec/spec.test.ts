@@ -188,3 +188,54 @@ describe('user mounts (-v, --mount, --tmpfs)', () => {
     }
   });
 });
+
+describe('resource limits in config.json', () => {
+  const base = (): ContainerSpec => ({
+    container: { id: ID, name: 'web' },
+    hostname: 'web',
+    rootfs: '/r',
+    netnsPath: undefined,
+    process: { args: ['sh'], env: [], cwd: '/', user: '0:0', tty: false, openStdin: false },
+    files: { hosts: '/d/hosts', resolvConf: '/d/resolv.conf', hostname: '/d/hostname' },
+    stopSignal: 'SIGTERM',
+    bundleDir: '/b',
+    logPath: '/l',
+  });
+  const user = resolveUser('0:0', {});
+
+  it('no resources: only the device rules', () => {
+    const r = buildConfig(base(), user, { prefix: 'b', nofile: 1 }).linux.resources;
+    expect(Object.keys(r)).toEqual(['devices']);
+  });
+
+  it('memory, cpu and pids limits follow the device rules, as given', () => {
+    const resources = {
+      memory: { limit: 67108864, swap: 134217728, reservation: 33554432, disableOOMKiller: true },
+      cpu: { shares: 512, period: 100000, quota: 50000, cpus: '0-1', mems: '0' },
+      pids: { limit: 20 },
+    };
+    const r = buildConfig({ ...base(), resources }, user, { prefix: 'b', nofile: 1 }).linux.resources;
+    expect(r.devices[0]).toEqual({ allow: false, access: 'rwm' });
+    expect({ memory: r.memory, cpu: r.cpu, pids: r.pids }).toEqual(resources);
+    // a copy: the spec is not shared with the config
+    expect(r.memory).not.toBe(resources.memory);
+  });
+
+  it.each([
+    [{ memory: { limit: 0 } }],
+    [{ memory: { limit: 1.5 } }],
+    [{ memory: { swap: -2 } }],
+    [{ cpu: { period: 10 } }],
+    [{ cpu: { shares: -1 } }],
+    [{ cpu: { cpus: '0;rm' } }],
+    [{ cpu: { mems: '' } }],
+    [{ pids: { limit: 0 } }],
+  ])('validateSpec refuses %j', (resources) => {
+    try {
+      validateSpec({ ...base(), resources } as ContainerSpec);
+      expect.unreachable();
+    } catch (e) {
+      expect(isBerthError(e, 'invalid_parameter')).toBe(true);
+    }
+  });
+});
