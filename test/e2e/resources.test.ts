@@ -1,6 +1,8 @@
 // Resource limits end to end: a real berthd in a throwaway netns playing the host, real runc on this
 // host's cgroup v1 hierarchies. The limits are read from inside the container (its own cgroup files
 // are what it sees under /sys/fs/cgroup), the OOM kill is a real one.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, skipReason, uniquePrefix } from '../helpers/prefix.js';
 import { makeHost, type TestHost } from '../helpers/netns.js';
@@ -84,6 +86,8 @@ describe.skipIf(!isRoot)('resource limits end to end', () => {
     expect(st).toMatchObject({ Status: 'exited', ExitCode: 137, OOMKilled: true });
     const ev = await d.cli(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=oom', '--format', '{{.Action}}']);
     expect(ev.stdout.split('\n')).toContain('oom');
+    // conmon's own `oom` marker went into the bundle dir (removed with it), not berthd's cwd
+    expect(existsSync(join(process.cwd(), 'oom'))).toBe(false);
     // a plain SIGKILL is not an OOM kill
     expect((await d.cli(['rm', 'oom'])).code).toBe(0);
     expect((await d.cli(['run', '-d', '--name', 'nooom', '-m', '16m', 'busybox', 'sleep', '30'])).code).toBe(0);

@@ -59,7 +59,9 @@ export interface ExecHost {
   /** Absolute path of a program: itself if it has a slash, else the first match on PATH. */
   which(program: string): Promise<string>;
   /** Start conmon; resolve when it has reported on the sync pipe (or its first process failed). */
-  spawnConmon(argv: readonly string[], timeoutMs: number): Promise<ConmonStart>;
+  /** `cwd`: conmon's working directory, where it drops an empty `oom` file when the container's
+   *  cgroup sees an OOM (conmon 2.1 writes it relative to its cwd): the bundle dir. */
+  spawnConmon(argv: readonly string[], timeoutMs: number, cwd?: string): Promise<ConmonStart>;
   /** Start `conmon --exec` with a sync pipe, a start pipe and (attach) an attach pipe. */
   spawnConmonExec(argv: readonly string[], attach: boolean): ConmonExec;
   readText(path: string): Promise<string | undefined>;
@@ -118,10 +120,11 @@ export function realExecHost(exec: Exec): ExecHost {
       throw systemError(`${program} not found in PATH`);
     },
 
-    spawnConmon(argv, timeoutMs) {
+    spawnConmon(argv, timeoutMs, cwd) {
       return new Promise((resolve, reject) => {
         const [file, ...args] = argv;
         const child = spawn(file!, args, {
+          ...(cwd ? { cwd } : {}),
           stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
           env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: String(SYNC_FD) },
         });

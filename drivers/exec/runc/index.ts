@@ -230,7 +230,7 @@ class RuncDriver {
       openStdin: spec.process.openStdin,
       stdinOnce: spec.process.stdinOnce ?? false,
     });
-    const r = await host.spawnConmon(argv, this.#opts.createTimeoutMs);
+    const r = await host.spawnConmon(argv, this.#opts.createTimeoutMs, spec.bundleDir);
     const sync = parseSync(r.sync);
     if (!sync || 'error' in sync) {
       // conmon is gone or going; the runtime removed its half-made container (or we do)
@@ -320,7 +320,8 @@ class RuncDriver {
   }
 
   async #removeBundle(dir: string): Promise<void> {
-    await Promise.all(Object.values(BUNDLE_FILES).map((f) => this.#host.removeFile(join(dir, f))));
+    // (+ `oom`: conmon's empty marker of an OOM in the container's cgroup, made in its cwd)
+    await Promise.all([...Object.values(BUNDLE_FILES), 'oom'].map((f) => this.#host.removeFile(join(dir, f))));
     await this.#host.removeDir(dir);
   }
 
