@@ -10,7 +10,7 @@
 // Known limit: a running container's process could swap a checked directory for a symlink between
 // the check and the use (node has no openat2 RESOLVE_IN_ROOT); reads then still see only the
 // container's files or the host's that the kernel lets root see — see README.md.
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, statSync, type BigIntStats, type Stats } from 'node:fs';
+import { constants, lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { extract, pack, type Header } from 'tar-stream';
@@ -19,11 +19,12 @@ import { forbidden, invalidParameter, notFound } from '../../drivers/errors.js';
 import { realExec, type Exec } from '../../drivers/sys/exec.js';
 import { cleanMemberPath, parentsOf } from '../../drivers/image/layer/paths.js';
 import { unpackLayer } from '../../drivers/image/layer/unpack.js';
+import { tarWriter, type PackHeader } from '../../drivers/image/layer/pack.js';
 import { decompress, archiveError } from '../../drivers/image/layer/compression.js';
 import type { MountPoint } from './mounts.js';
 import type { ContainerRecord } from './types.js';
 
-type Headers = Partial<Header> & { name: string };
+type Headers = PackHeader;
 
 /** Linux's limit on symlinks followed in one resolution (ELOOP after it). */
 export const MAX_SYMLINKS = 40;
@@ -211,37 +212,7 @@ export function memberName(rebase: string, rel: string, dir: boolean): string {
 export function tarTree(top: string, rebase: string): Readable {
   const p = pack();
   const links = new Map<string, string>(); // dev:ino → first member name (hardlinks)
-  const add = (h: Headers) =>
-    new Promise<void>((resolve, reject) => p.entry(h, (err) => (err ? reject(err) : resolve())).end(undefined));
-  const addFile = (h: Headers, host: string) =>
-    new Promise<void>((resolve, reject) => {
-      let fd: number;
-      try {
-        fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      const st = fstatSync(fd);
-      if (!st.isFile()) {
-        closeSync(fd);
-        reject(new Error(`${host} changed while it was archived`));
-        return;
-      }
-      const size = st.size;
-      const sink = p.entry({ ...h, size }, (err) => (err ? reject(err) : resolve()));
-      if (size === 0) {
-        closeSync(fd);
-        sink.end(undefined);
-        return;
-      }
-      const src = createReadStream('', { fd, start: 0, end: size - 1 });
-      src.on('error', (e) => {
-        sink.destroy(e);
-        reject(e);
-      });
-      src.pipe(sink as unknown as NodeJS.WritableStream);
-    });
+  const { add, addFile } = tarWriter(p);
   const walk = async (host: string, rel: string): Promise<void> => {
     const st = lstatSync(host);
     const h: Headers = { name: '', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };

@@ -1,5 +1,9 @@
 // Docker's JSON message streams (import, load): one object per line; `stream` text is printed as
-// is, `status` as a line, an `error` ends the command with the daemon's message.
+// is, `status` as a line, an `error` ends the command with the daemon's message. And where a
+// streamed archive goes (save, export, cp -): a file or the binary stdout.
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../../api.js';
 
 interface JsonMessage {
@@ -41,3 +45,21 @@ export async function printMessages(res: AsyncIterable<Buffer | string>, write: 
 export function binaryStdout(io: object): NodeJS.WritableStream {
   return (io as { stdout?: NodeJS.WritableStream }).stdout ?? process.stdout;
 }
+
+/** A tar the daemon streams (save, export): to `output`, through a temp file beside it renamed when
+ *  complete (no half-written archive), or to stdout without one. */
+export async function writeArchive(res: NodeJS.ReadableStream, output: string | undefined, io: object): Promise<void> {
+  if (!output) {
+    await pipeline(res, binaryStdout(io), { end: false });
+    return;
+  }
+  const tmp = `${output}.tmp-${process.pid}`;
+  try {
+    await pipeline(res, createWriteStream(tmp, { mode: 0o600 }));
+    await rename(tmp, output);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+

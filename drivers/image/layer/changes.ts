@@ -8,14 +8,15 @@
 // Like dockerd: the list is sorted by path, and a change's parent directories are listed as C.
 // What dockerd's init layer hides is left out: the mountpoints berth's runtime makes in the rootfs
 // (/etc/hosts, /etc/hostname, /etc/resolv.conf, and /dev, /proc, /sys when the image lacked them).
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { extract, pack, type Header } from 'tar-stream';
+import { extract, pack } from 'tar-stream';
 import type { Change } from '../../handlers.js';
 import type { Exec } from '../../sys/exec.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX, whiteoutOf } from './paths.js';
+import { tarWriter, type PackHeader } from './pack.js';
 
-type Headers = Partial<Header> & { name: string };
+type Headers = PackHeader;
 
 export type FileType = 'dir' | 'file' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
 
@@ -268,30 +269,7 @@ export async function readOpaque(exec: Exec, root: string, dirs: readonly string
  *  list is sorted by path). Hardlinked files after the first become link entries. */
 export function changesTar(changes: readonly Change[], source: string, opaque: ReadonlySet<string> = new Set(), fs: FsView = realFs, now = new Date()): Readable {
   const p = pack();
-  const add = (h: Headers) => new Promise<void>((resolve, reject) => p.entry(h, (err) => (err ? reject(err) : resolve())).end(undefined));
-  const addFile = (h: Headers, host: string) =>
-    new Promise<void>((resolve, reject) => {
-      let fd: number;
-      try {
-        fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      } catch (e) {
-        reject(e as Error);
-        return;
-      }
-      const size = fstatSync(fd).size;
-      const sink = p.entry({ ...h, size }, (err) => (err ? reject(err) : resolve()));
-      if (size === 0) {
-        closeSync(fd);
-        sink.end(undefined);
-        return;
-      }
-      const src = createReadStream('', { fd, start: 0, end: size - 1 });
-      src.on('error', (e) => {
-        sink.destroy(e);
-        reject(e);
-      });
-      src.pipe(sink as unknown as NodeJS.WritableStream);
-    });
+  const { add, addFile } = tarWriter(p);
   const links = new Map<string, string>();
   (async () => {
     for (const c of changes) {
