@@ -2,6 +2,7 @@
 // MountOpt.Set, the --tmpfs split), with its messages. PURE. What the CLI does not check (a
 // relative `-v` target, a named volume, tmpfs options) goes to the daemon, as docker's does.
 import { UsageError } from '../command.js';
+import { ramInBytes as goRamInBytes } from './resources.js';
 
 /** A `-v` value, parsed: a bind or a named volume (→ HostConfig.Binds), or an anonymous volume
  *  (→ Config.Volumes). */
@@ -136,13 +137,13 @@ function parseBool(v: string): boolean | undefined {
   return undefined;
 }
 
-/** go-units RAMInBytes: `64m`, `1.5g`, `512KiB`, `1024` (binary multiples). */
+/** go-units RAMInBytes (resources.ts, as `-m` parses it); undefined for a bad size. */
 export function ramInBytes(s: string): number | undefined {
-  const m = /^(\d+(?:\.\d*)?|\.\d+) ?([kmgtp])?(i?b)?$/i.exec(s);
-  if (!m) return undefined;
-  if (m[3] && !m[2] && m[3].toLowerCase() !== 'b') return undefined;
-  const mul = m[2] ? 1024 ** ('kmgtp'.indexOf(m[2].toLowerCase()) + 1) : 1;
-  return Math.trunc(Number(m[1]) * mul);
+  try {
+    return goRamInBytes(s);
+  } catch {
+    return undefined;
+  }
 }
 
 /** One `--mount` value (docker's MountOpt.Set); errors in docker's words. */
