@@ -685,6 +685,16 @@ export class ContainerService {
     const oldName = c.name;
     c.name = name;
     await this.#d.store.put('container', c);
+    // a running container's endpoints follow (as dockerd's sandbox rename): the embedded DNS answers
+    // the new name and no longer the old one (it reads the records at each query); network inspect
+    // shows the new name. The endpoint records are the drivers'; these are the fields about the
+    // container that the daemon owns.
+    for (const epId of Object.values(c.endpoints)) {
+      const ep = this.#d.store.get('endpoint', epId);
+      if (!ep || ep.container.id !== c.id) continue;
+      const dnsNames = ep.dnsNames?.map((n) => (n === oldName ? name : n));
+      await this.#d.store.put('endpoint', { ...ep, container: { ...ep.container, name }, ...(dnsNames ? { dnsNames } : {}) });
+    }
     this.#d.events.publish('container', 'rename', c.id, { ...this.#attrs(c), oldName: `/${oldName}` });
   }
 

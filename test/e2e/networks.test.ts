@@ -236,7 +236,13 @@ describe.skipIf(!isRoot)(`networks end to end (--firewall-backend ${backend}) ${
     expect(await fetchFrom('dnsnet', 'http://late/')).toBe('');
     await ok(['network', 'connect', '--alias', 'latecomer', 'dnsnet', 'late']);
     expect(await fetchFrom('dnsnet', 'http://latecomer/')).toBe('hello from berth\n');
-    await ok(['rm', '-f', 'named', 'late']);
+    // a rename while it runs: the new name answers at once, the old one no longer
+    await ok(['rename', 'named', 'renamed']);
+    expect(await fetchFrom('dnsnet', 'http://renamed/')).toBe('hello from berth\n');
+    expect(await fetchFrom('dnsnet', 'http://named/')).toBe('');
+    expect(await fetchFrom('dnsnet', 'http://www/')).toBe('hello from berth\n');
+    expect((await endpointOf('dnsnet', 'renamed'))?.container.name).toBe('renamed');
+    await ok(['rm', '-f', 'renamed', 'late']);
   });
 
   it('embedded DNS forwards other names to --dns servers (here a fake resolver on the host loopback)', async () => {
