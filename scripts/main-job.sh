@@ -3,7 +3,7 @@
 # build a busybox image from busybox-static, run a web container with -p 8080:80 and print what
 # curl gets from it, on 127.0.0.1 and on the host's address.
 #   bash scripts/main-job.sh          do it (berthd keeps running; its log: /var/log/berthd.log)
-#   bash scripts/main-job.sh --down   remove the container, stop berthd, remove berth's bridge and rules
+#   bash scripts/main-job.sh --down   remove berth's containers, stop berthd, remove berth's bridge and rules
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -11,7 +11,9 @@ BERTH="node $ROOT/dist/bin/berth.mjs"
 PIDFILE=/run/berth/berthd.pid
 
 down() {
-  $BERTH rm -f web >/dev/null 2>&1 || true
+  # every container (the clean-up below takes berth's bridge and rules from under any left running)
+  ids=$($BERTH ps -aq 2>/dev/null || true)
+  [[ -z $ids ]] || $BERTH rm -f $ids >/dev/null 2>&1 || true
   if [[ -s $PIDFILE ]] && kill -0 "$(cat $PIDFILE)" 2>/dev/null; then
     pid=$(cat $PIDFILE); kill "$pid"
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
