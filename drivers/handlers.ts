@@ -140,6 +140,8 @@ export interface ExecState {
   finishedAt?: string;
   /** Set (true) when stopped and the kernel's OOM killer struck in the container's memory cgroup. */
   oomKilled?: boolean;
+  /** Set (true) when running and frozen (`docker pause`). */
+  paused?: boolean;
 }
 
 export interface HandlerTypes {
@@ -187,6 +189,10 @@ export interface HandlerTypes {
    *  when the process has exited. A container already stopped is not an error. */
   exec_stop: { in: { containerId: string; bundleDir: string; signal: string; timeoutSeconds: number }; out: ExecState };
   exec_delete: { in: { containerId: string; bundleDir: string }; out: ExecState };
+  /** Freeze every process of a running container (`runc pause`); 409 when it is not running. */
+  exec_pause: { in: { containerId: string; bundleDir: string }; out: void };
+  /** Thaw a paused container (`runc resume`); 409 when it is not running. */
+  exec_resume: { in: { containerId: string; bundleDir: string }; out: void };
 }
 
 export type HandlerName = keyof HandlerTypes;
@@ -216,7 +222,7 @@ export const networkHandlers = [
   'unlink',
 ] as const satisfies readonly HandlerName[];
 export const imageHandlers = ['image_unpack', 'image_remove_layer', 'image_layer_tar', 'image_mount', 'image_unmount', 'image_prune', 'image_changes', 'image_diff_tar'] as const satisfies readonly HandlerName[];
-export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_stop', 'exec_delete'] as const satisfies readonly HandlerName[];
+export const execHandlers = ['exec_create', 'exec_start', 'exec_state', 'exec_kill', 'exec_stop', 'exec_delete', 'exec_pause', 'exec_resume'] as const satisfies readonly HandlerName[];
 
 export type NetworkHandlerName = (typeof networkHandlers)[number];
 export type ImageHandlerName = (typeof imageHandlers)[number];

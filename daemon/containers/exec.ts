@@ -283,6 +283,7 @@ export class ExecService {
   #assertRunning(c: ContainerRecord): void {
     if (c.state.status === 'restarting') throw conflict(`Container ${c.id} is restarting, wait until the container is running`);
     if (c.state.status !== 'running') throw conflict(`container ${c.id} is not running`);
+    if (c.state.paused) throw conflict(`Container ${c.id} is paused, unpause the container before exec`);
   }
 
   /**

@@ -245,7 +245,7 @@ export class ContainerService {
         if (published.status === 'rejected') throw published.reason;
         await this.#connectPending(c.id);
         const st = await d.engine.run('exec_start', d.execDriver, { containerId: c.id, bundleDir }, job);
-        c.state = { ...c.state, status: 'running', pid: st.pid, exitCode: 0, error: '', startedAt: new Date().toISOString(), oomKilled: false };
+        c.state = { ...c.state, status: 'running', pid: st.pid, exitCode: 0, error: '', startedAt: new Date().toISOString(), oomKilled: false, paused: false };
         await d.store.put('container', c);
       });
     } catch (err) {
@@ -379,11 +379,51 @@ export class ContainerService {
     const exited = sig === 'SIGKILL' || sig === '9' ? this.#waitFor(c.id, 'not-running') : undefined;
     await this.#signal(c, sig);
     this.#d.events.publish('container', 'kill', c.id, { ...this.#attrs(c), signal: sig.replace(/^SIG/, '') });
+    await this.#thawed(c.id);
     if (exited) await exited;
+  }
+
+  /** `docker pause`: freeze every process of a running container (dockerd's errors and event). */
+  async pause(ref: string): Promise<void> {
+    await this.#freeze(ref, true);
+  }
+
+  /** `docker unpause`. */
+  async unpause(ref: string): Promise<void> {
+    await this.#freeze(ref, false);
+  }
+
+  async #freeze(ref: string, on: boolean): Promise<void> {
+    const c0 = this.get(ref);
+    await this.#locked(c0.id, async () => {
+      const c = this.find(c0.id);
+      if (!c || c.state.status !== 'running') throw conflict(`Container ${c0.id} is not running`);
+      if (on && c.state.paused) throw conflict(`Container ${c.id} is already paused`);
+      if (!on && !c.state.paused) throw conflict(`Container ${c.id} is not paused`);
+      await this.#d.engine.run(on ? 'exec_pause' : 'exec_resume', this.#d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) });
+      c.state = { ...c.state, paused: on };
+      await this.#d.store.put('container', c);
+    });
+    const c = this.find(c0.id);
+    if (c) this.#d.events.publish('container', on ? 'pause' : 'unpause', c.id, this.#attrs(c));
   }
 
   async #signal(c: ContainerRecord, signal: string): Promise<void> {
     await this.#d.engine.run('exec_kill', this.#d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id), signal });
+  }
+
+  /** A signal to a paused container thaws it (the driver does, as dockerd's kill): so says the record. */
+  async #thawed(id: string): Promise<void> {
+    let was = false;
+    await this.#locked(id, async () => {
+      const c = this.find(id);
+      if (!c?.state.paused) return;
+      was = true;
+      c.state = { ...c.state, paused: false };
+      await this.#d.store.put('container', c);
+    });
+    const c = this.find(id);
+    if (was && c) this.#d.events.publish('container', 'unpause', c.id, this.#attrs(c));
   }
 
   /** The exec driver saw the container's process exit. Tear down, then apply the restart policy. */
@@ -406,11 +446,11 @@ export class ContainerService {
         // --rm: free what a next container may want at once (host ports), record the removal, and
         // finish it off the user's path. A crash from here on finishes it at the next start.
         await this.#d.engine.job('container-release-ports', (job) => this.#releasePorts(c, job));
-        c.state = { ...c.state, status: 'removing', pid: 0, exitCode, finishedAt };
+        c.state = { ...c.state, status: 'removing', pid: 0, exitCode, finishedAt, paused: false };
         removing = true;
       } else {
         await this.#teardown(c);
-        c.state = { ...c.state, status: 'exited', pid: 0, exitCode, finishedAt };
+        c.state = { ...c.state, status: 'exited', pid: 0, exitCode, finishedAt, paused: false };
       }
       await this.#d.store.put('container', c);
     });
@@ -720,7 +760,14 @@ export class ContainerService {
         continue;
       }
       if (c.state.status === 'running' || c.state.status === 'restarting') {
-        if (st?.status === 'running') continue; // re-adopted: conmon still supervises it
+        if (st?.status === 'running') {
+          // re-adopted: conmon still supervises it; frozen or not is the kernel's word
+          if (Boolean(c.state.paused) !== Boolean(st.paused)) {
+            c.state = { ...c.state, paused: Boolean(st.paused) };
+            await d.store.put('container', c);
+          }
+          continue;
+        }
         // died while we were away (or never got going)
         c.state.status = 'running';
         await this.onExit(c.id, st?.exitCode ?? 255, st?.finishedAt ?? new Date().toISOString());

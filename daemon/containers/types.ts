@@ -78,6 +78,9 @@ export interface ContainerState {
   startedAt: string;
   finishedAt: string;
   oomKilled: boolean;
+  /** Running and frozen (`docker pause`); status stays `running`, as dockerd's State.Running.
+   *  Absent in records made before pause: not paused. */
+  paused?: boolean;
 }
 
 export interface ContainerRecord {

@@ -35,11 +35,17 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
+/** The status Docker shows (inspect's State.Status, ps's State, the `status` filter): a paused
+ *  container is `paused`, though the record keeps it `running` (State.Running stays true). */
+export function wireStatus(c: ContainerRecord): string {
+  return c.state.status === 'running' && c.state.paused ? 'paused' : c.state.status;
+}
+
 export function statusText(c: ContainerRecord, now: number): string {
   const st = c.state;
   switch (st.status) {
     case 'running':
-      return `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
+      return `Up ${humanDuration(now - Date.parse(st.startedAt))}${st.paused ? ' (Paused)' : ''}`;
     case 'restarting':
       return `Restarting (${st.exitCode}) ${humanDuration(now - Date.parse(st.finishedAt))} ago`;
     case 'removing':
@@ -127,7 +133,7 @@ export function listItem(c: ContainerRecord, ctx: WireContext): Record<string, u
     Created: Math.floor(Date.parse(c.created) / 1000),
     Ports: ports,
     Labels: c.config.Labels,
-    State: c.state.status,
+    State: wireStatus(c),
     Status: statusText(c, ctx.now),
     HostConfig: { NetworkMode: c.hostConfig.NetworkMode },
     NetworkSettings: { Networks: networksOf(c, ctx) },
@@ -149,9 +155,9 @@ export function inspect(c: ContainerRecord, ctx: WireContext): Record<string, un
     Path: c.path,
     Args: c.args,
     State: {
-      Status: st.status,
+      Status: wireStatus(c),
       Running: st.status === 'running',
-      Paused: false,
+      Paused: st.status === 'running' && Boolean(st.paused),
       Restarting: st.status === 'restarting',
       OOMKilled: st.oomKilled,
       Dead: st.status === 'dead',

@@ -4,7 +4,7 @@ import type { Daemon } from '../../daemon.js';
 import { invalidParameter } from '../../../drivers/errors.js';
 import { parseFilters } from '../../events.js';
 import type { CreateBody } from '../../containers/create.js';
-import { listItem, inspect, type WireContext } from '../../containers/wire.js';
+import { listItem, inspect, wireStatus, type WireContext } from '../../containers/wire.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import type { WaitCondition } from '../../containers/service.js';
 import { dockerHeaders } from '../app.js';
@@ -131,6 +131,16 @@ export function containerRoutes(d: Daemon): FastifyPluginAsync {
 
     app.post('/containers/:id/kill', { schema: { params: idParams } }, async (req, reply) => {
       await d.containers.kill(id(req), (req.query as { signal?: string }).signal || 'SIGKILL');
+      reply.code(204);
+    });
+
+    app.post('/containers/:id/pause', { schema: { params: idParams } }, async (req, reply) => {
+      await d.containers.pause(id(req));
+      reply.code(204);
+    });
+
+    app.post('/containers/:id/unpause', { schema: { params: idParams } }, async (req, reply) => {
+      await d.containers.unpause(id(req));
       reply.code(204);
     });
 
@@ -278,7 +288,7 @@ function matchContainer(c: ContainerRecord, f: Record<string, string[]>, d: Daem
   return (
     any('id', (v) => c.id.startsWith(v)) &&
     any('name', (v) => new RegExp(v).test(c.name)) &&
-    any('status', (v) => c.state.status === v) &&
+    any('status', (v) => wireStatus(c) === v) &&
     any('ancestor', (v) => c.image === v || c.imageId.startsWith(v.replace(/^sha256:/, '')) || c.image === `${v}:latest`) &&
     any('exited', (v) => c.state.status === 'exited' && String(c.state.exitCode) === v) &&
     any('network', (v) => {

@@ -1,12 +1,10 @@
 // Docker endpoints berth does not implement, answered 501 with a message naming the docker command,
-// so that `docker pause` says what is missing instead of "page not found" (unknown paths stay 404).
+// so that `docker update` says what is missing instead of "page not found" (unknown paths stay 404).
 // A route that gets implemented moves out of this table.
 import type { FastifyInstance, FastifyPluginAsync, HTTPMethods } from 'fastify';
 import { notImplemented } from '../../../drivers/errors.js';
 
 export const UNSUPPORTED: [HTTPMethods[], string, string][] = [
-  [['POST'], '/containers/:id/pause', 'pausing containers (docker pause)'],
-  [['POST'], '/containers/:id/unpause', 'pausing containers (docker unpause)'],
   [['POST'], '/containers/:id/update', 'changing the resources of a container (docker update)'],
   [['POST'], '/build', 'building images (docker build)'],
   [['POST'], '/build/prune', 'a build cache (docker builder prune)'],

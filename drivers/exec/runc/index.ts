@@ -109,6 +109,8 @@ class RuncDriver {
         exec_kill: (i) => this.kill(i),
         exec_stop: (i) => this.stop(i),
         exec_delete: (i) => this.delete(safeId(i.containerId), i.bundleDir),
+        exec_pause: (i) => this.freeze(i, true),
+        exec_resume: (i) => this.freeze(i, false),
       },
       restore: () => this.restore(),
       shutdown: async () => this.#exits.close(),
@@ -140,6 +142,24 @@ class RuncDriver {
     if (v1 !== undefined) return parseOomKill(v1) > 0;
     const v2 = await this.#host.readText(join('/sys/fs/cgroup', cg, 'memory.events'));
     return v2 !== undefined && parseOomKill(v2) > 0;
+  }
+
+  /** Frozen (paused): the freezer of the driver's flat cgroup (v1 freezer.state FROZEN or
+   *  FREEZING; v2 cgroup.freeze 1). */
+  async #frozen(id: string): Promise<boolean> {
+    const cg = cgroupsPath(this.#ctx.names.prefix, id);
+    const v1 = await this.#host.readText(join('/sys/fs/cgroup/freezer', cg, 'freezer.state'));
+    if (v1 !== undefined) return v1.trim() !== 'THAWED';
+    const v2 = await this.#host.readText(join('/sys/fs/cgroup', cg, 'cgroup.freeze'));
+    return v2 !== undefined && v2.trim() === '1';
+  }
+
+  /** After a signal meant to end it: a frozen container must be thawed for it to act on the
+   *  signal (dockerd's kill and stop do this too), or exit waits would hang. */
+  async #thawIfFrozen(id: string, meta: Meta | undefined): Promise<void> {
+    if (!(await this.#frozen(id))) return;
+    const runtime = meta?.runtime ?? (await this.#bins()).runtime;
+    await this.#runtime.freeze(runtime, meta?.runtimeRoot ?? this.#paths.runtimeRoot, id, false);
   }
 
   async #pid(path: string): Promise<number | undefined> {
@@ -265,7 +285,8 @@ class RuncDriver {
     if ((await this.#host.procState(pid)) === 'running') {
       // runc and crun keep exec.fifo in their state dir until the container is started
       const created = await this.#host.exists(execFifo(meta?.runtimeRoot ?? this.#paths.runtimeRoot, id));
-      return { status: created ? 'created' : 'running', pid };
+      if (created) return { status: 'created', pid };
+      return { status: 'running', pid, ...((await this.#frozen(id)) ? { paused: true } : {}) };
     }
     // the process is gone: conmon writes the exit file in a moment, unless conmon died too
     await this.#exits.wait(id, dir, 2_000);
@@ -281,6 +302,16 @@ class RuncDriver {
     // kill(2) on the init pid, as `runc kill` does, without running runc
     if ((st.status !== 'running' && st.status !== 'created') || !this.#host.signal(st.pid, signo))
       throw conflict(`container ${id} is not running`);
+    if (st.paused) await this.#thawIfFrozen(id, await this.#meta(id));
+  }
+
+  /** Pause (on) or unpause a running container: the runtime freezes or thaws its cgroup. */
+  async freeze(i: HandlerIn<'exec_pause'>, on: boolean): Promise<void> {
+    const id = safeId(i.containerId);
+    const meta = await this.#meta(id);
+    const st = await this.state(id, i.bundleDir);
+    if (!meta || st.status !== 'running') throw conflict(`container ${id} is not running`);
+    await this.#runtime.freeze(meta.runtime, meta.runtimeRoot, id, on);
   }
 
   async stop(i: HandlerIn<'exec_stop'>): Promise<ExecState> {
@@ -290,6 +321,7 @@ class RuncDriver {
     const st = await this.state(id, i.bundleDir);
     if (st.status !== 'running' && st.status !== 'created') return st;
     if (this.#host.signal(st.pid, signo)) {
+      if (st.paused) await this.#thawIfFrozen(id, await this.#meta(id));
       const ms = i.timeoutSeconds < 0 ? -1 : Math.round(i.timeoutSeconds * 1000);
       if (!(await this.#exits.wait(id, i.bundleDir, ms))) {
         this.#log.info({ container: id, signal: i.signal, timeoutSeconds: i.timeoutSeconds }, 'container did not stop in time; sending SIGKILL');
@@ -308,6 +340,7 @@ class RuncDriver {
     let st = await this.state(id, dir ?? '');
     if ((st.status === 'running' || st.status === 'created') && dir) {
       this.#host.signal(st.pid, SIGKILL);
+      if (st.paused) await this.#thawIfFrozen(id, meta).catch((err) => this.#log.warn({ err, container: id }, 'thawing a paused container failed'));
       await this.#exits.wait(id, dir, this.#opts.killWaitMs);
       st = await this.state(id, dir);
     }
@@ -413,6 +446,7 @@ class RuncDriver {
     validateProcess(process);
     const st = await this.state(id, bundleDir);
     if (st.status !== 'running') throw conflict(`container ${id} is not running`);
+    if (st.paused) throw conflict(`Container ${id} is paused, unpause the container before exec`);
     const meta = await this.#meta(id);
     if (!meta) throw conflict(`container ${id} is not running`);
     const bins = await this.#bins();

@@ -47,6 +47,18 @@ export class RuntimeOps {
     }
   }
 
+  /** Freeze (`pause`) or thaw (`resume`) a running container: the runtime's own commands (runc
+   *  writes the freezer cgroup and waits until every task is frozen). */
+  async freeze(runtime: string, root: string, id: string, on: boolean): Promise<void> {
+    const cmd = on ? 'pause' : 'resume';
+    try {
+      await this.#host.exec.run([runtime, '--root', root, cmd, id]);
+    } catch (e) {
+      if (e instanceof CommandError) throw runtimeError(`OCI runtime ${cmd} failed`, e.stderr, e);
+      throw e;
+    }
+  }
+
   /** `delete --force`: for leftovers and half-made containers only (runc 1.1 sleeps 100 ms in it). */
   async forceDelete(runtime: string, root: string, id: string): Promise<void> {
     if (!(await this.#host.exists(stateDir(root, id)))) return;
