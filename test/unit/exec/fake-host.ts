@@ -24,6 +24,11 @@ export class FakeExecHost implements ExecHost {
       if (cmd === 'start') {
         if (!this.files.has(`${root}/${id}/exec.fifo`)) throw new CommandError([...argv], 1, 'cannot start a container that has stopped');
         this.files.delete(`${root}/${id}/exec.fifo`);
+      } else if (cmd === 'pause' || cmd === 'resume') {
+        // runc's freezer (cgroup v1): the state file; a thaw delivers the fatal signals held back
+        if (!this.dirs.has(`${root}/${id}`)) throw new CommandError([...argv], 1, 'container does not exist');
+        this.files.set(FakeExecHost.freezer(id), cmd === 'pause' ? 'FROZEN\n' : 'THAWED\n');
+        if (cmd === 'resume') for (const [pid, c] of this.#conmons) if (c.id === id && c.held !== undefined) this.exit(pid, c.held);
       } else if (cmd === 'delete') {
         await this.removeTree(`${root}/${id}`);
         for (const d of [...this.dirs]) if (d.startsWith('/sys/fs/cgroup/') && d.endsWith(id)) this.dirs.delete(d);
@@ -63,7 +68,11 @@ export class FakeExecHost implements ExecHost {
     this.#conmons.set(pid, { id, cpid, exitDir: arg('--exit-dir') });
     return { sync: `{"data": ${pid}}\n`, stderr: '', code: 0 };
   }
-  readonly #conmons = new Map<number, { id: string; cpid: number; exitDir: string }>();
+  readonly #conmons = new Map<number, { id: string; cpid: number; exitDir: string; held?: number }>();
+  /** The freezer state file of a container's cgroup (the driver's flat layout, prefix berth). */
+  static freezer(id: string) {
+    return `/sys/fs/cgroup/freezer/berth-${id}/freezer.state`;
+  }
 
   /** conmon --exec: reports a pid at once and the exit code `execExit` after the start words. */
   execExit = 0;
@@ -136,7 +145,11 @@ export class FakeExecHost implements ExecHost {
   signal(pid: number, signo: number) {
     this.calls.push(`kill ${pid} ${signo}`);
     if (this.procs.get(pid) !== 'running') return false;
-    if (signo === 9 || signo === 15) queueMicrotask(() => this.exit(pid, 128 + signo));
+    const c = this.#conmons.get(pid);
+    const frozen = c !== undefined && this.files.get(FakeExecHost.freezer(c.id)) === 'FROZEN\n';
+    // a frozen task acts on a fatal signal only once thawed (cgroup v1 freezer)
+    if ((signo === 9 || signo === 15) && frozen) c.held = 128 + signo;
+    else if (signo === 9 || signo === 15) queueMicrotask(() => this.exit(pid, 128 + signo));
     return true;
   }
   watchDir(dir: string, onName: (name: string | null) => void) {
