@@ -397,9 +397,10 @@ export class ContainerService {
     const c0 = this.get(ref);
     await this.#locked(c0.id, async () => {
       const c = this.find(c0.id);
+      // dockerd's checks, in its order (unpause asks only whether it is paused)
+      if (!on && !c?.state.paused) throw conflict(`Container ${c0.id} is not paused`);
       if (!c || c.state.status !== 'running') throw conflict(`Container ${c0.id} is not running`);
       if (on && c.state.paused) throw conflict(`Container ${c.id} is already paused`);
-      if (!on && !c.state.paused) throw conflict(`Container ${c.id} is not paused`);
       await this.#d.engine.run(on ? 'exec_pause' : 'exec_resume', this.#d.execDriver, { containerId: c.id, bundleDir: this.bundleDir(c.id) });
       c.state = { ...c.state, paused: on };
       await this.#d.store.put('container', c);
@@ -672,7 +673,11 @@ export class ContainerService {
     this.#clearRestartTimer(c.id);
     if (c.state.status === 'running') {
       if (!opts.force)
-        throw conflict(`cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+        throw conflict(
+          c.state.paused
+            ? `cannot remove container "/${c.name}": container is paused: unpause and then stop the container before removing or force remove`
+            : `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`,
+        );
       c.manualStop = true;
       const exited = this.#waitFor(c.id, 'not-running');
       await this.#signal(c, 'SIGKILL').catch(() => {});

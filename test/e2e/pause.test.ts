@@ -64,6 +64,10 @@ describe.skipIf(!isRoot)('pause and unpause end to end', () => {
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/Container [0-9a-f]{64} is already paused/);
 
+    const rm = await d.cli(['rm', 'tick']);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toMatch(/container is paused: unpause and then stop the container before removing or force remove/);
+
     const u = await d.cli(['unpause', 'tick']);
     expect(u.code, u.stderr).toBe(0);
     expect(u.stdout).toBe('tick\n');
@@ -77,12 +81,15 @@ describe.skipIf(!isRoot)('pause and unpause end to end', () => {
     expect((await d.cli(['rm', '-f', 'tick'])).code).toBe(0);
   });
 
-  it('a stopped container cannot be paused (409, not running)', async () => {
+  it('a stopped container cannot be paused (409, not running) nor unpaused (409, not paused)', async () => {
     expect((await d.cli(['create', '--name', 'idle', 'busybox', 'true'])).code).toBe(0);
     const r = await d.cli(['pause', 'idle', 'nosuch']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Container [0-9a-f]{64} is not running/);
     expect(r.stderr).toMatch(/No such container: nosuch/);
+    const u = await d.cli(['unpause', 'idle']);
+    expect(u.code).toBe(1);
+    expect(u.stderr).toMatch(/Container [0-9a-f]{64} is not paused/);
     expect((await d.cli(['rm', 'idle'])).code).toBe(0);
   });
 
@@ -144,6 +151,9 @@ describe.skipIf(!isRoot)('pause and unpause end to end', () => {
     const u = await d.docker(['unpause', 'dpause']);
     expect(u.code, u.stderr).toBe(0);
     expect((await d.docker(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', 'dpause'])).stdout.trim()).toBe('running false');
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const ev = await d.docker(['events', '--since', '0', '--until', String(until), '--filter', 'container=dpause', '--filter', 'event=pause', '--filter', 'event=unpause', '--format', '{{.Action}}']);
+    expect(ev.stdout.trim().split('\n')).toEqual(['pause', 'unpause']);
     expect((await d.docker(['rm', '-f', 'dpause'])).code).toBe(0);
   });
 });
