@@ -567,11 +567,11 @@ describe.skipIf(!isRoot)('real clients against berthd', () => {
         expect(r.code, flags.join(' ')).toBe(125);
         expect(r.stderr, flags.join(' ')).toMatch(msg);
       }
-      await dk(['run', '-d', '--name', 'dpause', 'busybox', 'sleep', '300']);
-      const pause = await dk(['pause', 'dpause']);
-      expect(pause.code).toBe(1);
-      expect(pause.stderr).toContain('berth does not support pausing containers (docker pause)');
-      await dk(['rm', '-f', 'dpause']);
+      await dk(['run', '-d', '--name', 'dupd', 'busybox', 'sleep', '300']);
+      const upd = await dk(['update', '--cpus', '1', 'dupd']);
+      expect(upd.code).toBe(1);
+      expect(upd.stderr).toContain('berth does not support changing the resources of a container (docker update)');
+      await dk(['rm', '-f', 'dupd']);
       const vls = await dk(['volume', 'ls', '-q']);
       expect(vls.code).toBe(0);
       expect(vls.stdout).toBe('');
