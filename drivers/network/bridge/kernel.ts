@@ -84,12 +84,16 @@ export function bridgeKernel(ctx: DriverContext) {
     return (await links()).some((l) => l.ifname === name);
   }
 
-  /** Delete an endpoint's netns (if it made it) or its host veth; "already gone" is success. */
+  /** Delete an endpoint's netns (if it made it) and its host veth; "already gone" is success. The
+   *  veth goes first, in the same batch: a deleted netns destroys its devices only later (the
+   *  kernel's netns clean-up work runs apart), and a released endpoint leaves no link behind. */
   async function removeSandbox(ep: Pick<Endpoint, 'netns' | 'hostIfName' | 'ownsNetns'>): Promise<void> {
     if (ep.ownsNetns && ep.netns.kind === 'new') {
       const name = ep.netns.name;
-      await sys.ip.batch([`netns del ${name}`]).catch(async (e) => {
+      const h = ep.hostIfName;
+      await sys.ip.batch([...(h ? [`link del ${h}`] : []), `netns del ${name}`], { force: true }).catch(async (e) => {
         if (await netnsExists(name)) throw wrap(e, `delete netns ${name}`);
+        if (h && (await linkExists(h))) throw wrap(e, `delete link ${h}`);
       });
     } else if (ep.hostIfName) {
       const h = ep.hostIfName;
